@@ -1,0 +1,7 @@
+//! appeal-triage: routes citizens' appeals to the competent department.
+//!
+//! This crate will hold the HTTP layer and the routing domain; for now it
+//! exposes the configuration and the demo built on the embedder.
+
+pub mod config;
+pub mod demo;

