@@ -28,61 +28,74 @@ impl PackedAttention {
     }
 }
 
-/// Dot product written with eight independent lanes so it vectorises.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] = x[i].mul_add(y[i], acc[i]);
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
 /// Attention of one head of one window. `qkv` holds the window's rows.
+///
+/// Both products run on `gemm` reading Q, K and V in place through strides
+/// (no copies); the softmax uses the vectorisable `exp` of [`crate::math`].
 fn head_attention(qkv: &[f32], len: usize, hidden: usize, head: usize, d: usize) -> Vec<f32> {
-    let stride = 3 * hidden;
-    let col = |row: usize, part: usize| {
-        let start = row * stride + part * hidden + head * d;
-        &qkv[start..start + d]
-    };
-    // Gather K and V of this head contiguously: better locality in the loops below.
-    let mut k = Vec::with_capacity(len * d);
-    let mut v = Vec::with_capacity(len * d);
-    for j in 0..len {
-        k.extend_from_slice(col(j, 1));
-        v.extend_from_slice(col(j, 2));
-    }
-    let scale = 1.0 / (d as f32).sqrt();
+    let stride = (3 * hidden) as isize;
+    let base = head * d;
+    assert!(qkv.len() >= len * 3 * hidden, "window rows present");
+    let mut scores = vec![0f32; len * len];
     let mut out = vec![0f32; len * d];
-    let mut scores = vec![0f32; len];
-    for (i, o) in out.chunks_exact_mut(d).enumerate() {
-        let q = col(i, 0);
-        let mut max = f32::NEG_INFINITY;
-        for (s, kj) in scores.iter_mut().zip(k.chunks_exact(d)) {
-            *s = dot(q, kj) * scale;
-            max = max.max(*s);
-        }
-        let mut sum = 0f32;
-        for s in scores.iter_mut() {
-            *s = (*s - max).exp();
-            sum += *s;
-        }
-        let inv = 1.0 / sum;
-        for (s, vj) in scores.iter().zip(v.chunks_exact(d)) {
-            let p = s * inv;
-            for (oi, vi) in o.iter_mut().zip(vj) {
-                *oi = p.mul_add(*vi, *oi);
-            }
-        }
+    let scale = 1.0 / (d as f32).sqrt();
+    // SAFETY: every pointer + stride combination stays inside `qkv` (checked
+    // above: rows 0..len of width 3*hidden, columns base..base+d of each part),
+    // `scores` ([len, len]) and `out` ([len, d]); the buffers do not overlap.
+    unsafe {
+        let q = qkv.as_ptr().add(base);
+        let k = qkv.as_ptr().add(hidden + base);
+        // S[len, len] = scale * Q[len, d] · Kᵀ[d, len]
+        gemm::gemm(
+            len,
+            len,
+            d,
+            scores.as_mut_ptr(),
+            1,
+            len as isize,
+            false,
+            q,
+            1,
+            stride,
+            k,
+            stride,
+            1,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+    for row in scores.chunks_exact_mut(len) {
+        crate::math::softmax_in_place(row);
+    }
+    // SAFETY: as above.
+    unsafe {
+        let v = qkv.as_ptr().add(2 * hidden + base);
+        // O[len, d] = P[len, len] · V[len, d]
+        gemm::gemm(
+            len,
+            d,
+            len,
+            out.as_mut_ptr(),
+            1,
+            d as isize,
+            false,
+            scores.as_ptr(),
+            1,
+            len as isize,
+            v,
+            1,
+            stride,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
     out
 }

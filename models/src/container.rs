@@ -100,13 +100,15 @@ impl<'a> Cursor<'a> {
         self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(4)
+            .map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn i32(&mut self) -> Option<i32> {
         self.u32().map(|v| v as i32)
     }
     fn u64(&mut self) -> Option<u64> {
-        self.take(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        self.take(8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
     }
     fn f32(&mut self) -> Option<f32> {
         self.u32().map(f32::from_bits)
@@ -158,7 +160,9 @@ impl Container {
             return Err(bad("quantisation block size is not 32"));
         }
         if hidden % heads != 0 || hidden % Q4_BLOCK != 0 || intermediate % Q4_BLOCK != 0 {
-            return Err(bad("hidden/intermediate sizes incompatible with heads or Q4 blocks"));
+            return Err(bad(
+                "hidden/intermediate sizes incompatible with heads or Q4 blocks",
+            ));
         }
         if !(eps.is_finite() && eps > 0.0 && eps < 1e-2) {
             return Err(bad("layer-norm epsilon out of range"));
@@ -183,7 +187,9 @@ impl Container {
             pad: tok[2],
             unk: tok[3],
         };
-        let count = c.positive().ok_or_else(|| bad("truncated tensor directory"))?;
+        let count = c
+            .positive()
+            .ok_or_else(|| bad("truncated tensor directory"))?;
         let mut entries = HashMap::with_capacity(count);
         for _ in 0..count {
             let (name, entry) = (|| {
@@ -218,7 +224,9 @@ impl Container {
                 .checked_add(entry.len)
                 .is_some_and(|end| end <= map.len());
             if expected != Some(entry.len) || !in_file {
-                return Err(bad(&format!("tensor {name} has inconsistent size or offset")));
+                return Err(bad(&format!(
+                    "tensor {name} has inconsistent size or offset"
+                )));
             }
             entries.insert(name, entry);
         }

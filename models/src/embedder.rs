@@ -175,7 +175,8 @@ impl Embedder {
             let mut tokens = 0;
             let mut end = start;
             while end < order.len()
-                && (end == start || tokens + windows[order[end]].ids.len() <= self.options.max_batch_tokens)
+                && (end == start
+                    || tokens + windows[order[end]].ids.len() <= self.options.max_batch_tokens)
             {
                 tokens += windows[order[end]].ids.len();
                 end += 1;

@@ -7,19 +7,24 @@
 use std::sync::Arc;
 
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul};
-use candle_core::{Device, Module, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Module, Shape, Tensor};
 
 use crate::attention::PackedAttention;
 use crate::container::{dequantize_q4_0, BertConfig, Container, Q4_BLOCK, Q4_BLOCK_BYTES};
 use crate::error::Result;
+use crate::kernels::{Epilogue, PackedQ4};
 
-/// How the 4-bit weight matrices are multiplied.
+/// How the 4-bit weight matrices are multiplied. Measurements behind the default
+/// are in `docs/benchmarks.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WeightFormat {
-    /// Keep the ggml Q4_0 blocks and multiply with candle's quantized matmul
-    /// (activations quantised to int8 per 32-block on the fly).
+    /// Keep the 4-bit weights and multiply with our int8 kernel
+    /// ([`crate::kernels`]: AVX-512 VNNI / AVX2 / scalar, chosen at run time),
+    /// activations quantised to int8 per 32-block on the fly. The default: fastest.
     #[default]
     Q4,
+    /// Keep the ggml Q4_0 blocks and multiply with candle's own quantized matmul.
+    Q4Candle,
     /// Dequantise to f32 at load (4x the memory) and use candle's f32 GEMM.
     F32,
 }
@@ -29,8 +34,11 @@ impl std::str::FromStr for WeightFormat {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "q4" | "q4_0" => Ok(Self::Q4),
+            "q4-candle" => Ok(Self::Q4Candle),
             "f32" => Ok(Self::F32),
-            other => Err(format!("unknown weight format {other:?} (expected q4 or f32)")),
+            other => Err(format!(
+                "unknown weight format {other:?} (expected q4, q4-candle or f32)"
+            )),
         }
     }
 }
@@ -39,29 +47,93 @@ impl std::fmt::Display for WeightFormat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Q4 => "q4",
+            Self::Q4Candle => "q4-candle",
             Self::F32 => "f32",
         })
     }
 }
 
-/// One linear layer `y = x Wᵀ + b`.
+/// One linear layer `y = x Wᵀ + b`, optionally followed by GELU.
 struct Linear {
     weight: LinearWeight,
     bias: Tensor,
+    gelu: bool,
 }
 
 enum LinearWeight {
+    /// Our int8 kernel; bias and GELU are applied inside it.
+    Kernel(Q4Linear),
     Quantized(QMatMul),
     /// Stored transposed, `[in, out]`, so the GEMM reads it contiguously.
     Dense(Tensor),
 }
 
+/// [`crate::kernels::matmul_q4`] as a candle op on `[tokens, in]` inputs.
+struct Q4Linear {
+    weight: PackedQ4,
+    bias: Vec<f32>,
+    epilogue: Epilogue,
+}
+
+impl CustomOp1 for Q4Linear {
+    fn name(&self) -> &'static str {
+        "q4-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(data), Some((a, b)), [m, k]) =
+            (storage, layout.contiguous_offsets(), layout.dims())
+        else {
+            candle_core::bail!("q4-linear expects a contiguous 2-D f32 tensor");
+        };
+        let (m, n) = (*m, self.weight.rows());
+        if *k != self.weight.cols() {
+            candle_core::bail!(
+                "q4-linear: input width {k}, weight expects {}",
+                self.weight.cols()
+            );
+        }
+        let mut y = vec![0f32; m * n];
+        crate::kernels::matmul_q4(
+            &data[a..b],
+            m,
+            &self.weight,
+            Some(&self.bias),
+            self.epilogue,
+            &mut y,
+        )
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        Ok((CpuStorage::F32(y), Shape::from((m, n))))
+    }
+}
+
 impl Linear {
     /// Builds a linear layer from row-major Q4_0 bytes of `[rows, cols]`.
-    fn new(q4: &[u8], rows: usize, cols: usize, bias: Vec<f32>, format: WeightFormat) -> Result<Self> {
+    fn new(
+        q4: &[u8],
+        rows: usize,
+        cols: usize,
+        bias: Vec<f32>,
+        format: WeightFormat,
+        gelu: bool,
+    ) -> Result<Self> {
         let dev = Device::Cpu;
         let weight = match format {
             WeightFormat::Q4 => {
+                let weight = PackedQ4::from_q4_0(q4, rows, cols)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                let epilogue = if gelu { Epilogue::Gelu } else { Epilogue::None };
+                LinearWeight::Kernel(Q4Linear {
+                    weight,
+                    bias: bias.clone(),
+                    epilogue,
+                })
+            }
+            WeightFormat::Q4Candle => {
                 let qt = qtensor_from_ggml(GgmlDType::Q4_0, q4, vec![rows, cols], &dev)?;
                 LinearWeight::Quantized(QMatMul::from_qtensor(qt)?)
             }
@@ -75,15 +147,22 @@ impl Linear {
         Ok(Self {
             weight,
             bias: Tensor::from_vec(bias, rows, &dev)?,
+            gelu,
         })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = match &self.weight {
+            LinearWeight::Kernel(op) => return Ok(x.apply_op1_no_bwd(op)?),
             LinearWeight::Quantized(m) => m.forward(x)?,
             LinearWeight::Dense(w) => x.matmul(w)?,
         };
-        Ok(y.broadcast_add(&self.bias)?)
+        let y = y.broadcast_add(&self.bias)?;
+        Ok(if self.gelu {
+            y.apply_op1_no_bwd(&crate::math::Gelu)?
+        } else {
+            y
+        })
     }
 }
 
@@ -104,7 +183,12 @@ impl LayerNorm {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::layer_norm(x, &self.weight, &self.bias, self.eps)?)
+        Ok(candle_nn::ops::layer_norm(
+            x,
+            &self.weight,
+            &self.bias,
+            self.eps,
+        )?)
     }
 }
 
@@ -151,11 +235,11 @@ impl Encoder {
                 qkv_b.extend(bias(part, h)?);
             }
             layers.push(Layer {
-                qkv: Linear::new(&qkv_w, 3 * h, h, qkv_b, format)?,
-                attn_out: Linear::new(q4("ao", h, h)?, h, h, bias("ao", h)?, format)?,
+                qkv: Linear::new(&qkv_w, 3 * h, h, qkv_b, format, false)?,
+                attn_out: Linear::new(q4("ao", h, h)?, h, h, bias("ao", h)?, format, false)?,
                 attn_norm: LayerNorm::load(c, &format!("l{l}.aln"), h, eps)?,
-                ffn_in: Linear::new(q4("fi", ff, h)?, ff, h, bias("fi", ff)?, format)?,
-                ffn_out: Linear::new(q4("fo", h, ff)?, h, ff, bias("fo", h)?, format)?,
+                ffn_in: Linear::new(q4("fi", ff, h)?, ff, h, bias("fi", ff)?, format, true)?,
+                ffn_out: Linear::new(q4("fo", h, ff)?, h, ff, bias("fo", h)?, format, false)?,
                 out_norm: LayerNorm::load(c, &format!("l{l}.oln"), h, eps)?,
             });
         }
@@ -179,9 +263,7 @@ impl Encoder {
         let h = self.config.hidden;
         let total: usize = windows.iter().map(|w| w.len()).sum();
         let row_bytes = h / Q4_BLOCK * Q4_BLOCK_BYTES;
-        let table = self
-            .container
-            .q4_bytes("emb.word", self.config.vocab, h)?;
+        let table = self.container.q4_bytes("emb.word", self.config.vocab, h)?;
         let mut out = vec![0f32; total * h];
         let mut rows = out.chunks_exact_mut(h);
         for ids in windows {
@@ -217,7 +299,7 @@ impl Encoder {
             let ctx = qkv.apply_op1_no_bwd(&attention)?;
             let a = layer.attn_out.forward(&ctx)?;
             x = layer.attn_norm.forward(&(a + &x)?)?;
-            let f = layer.ffn_in.forward(&x)?.gelu_erf()?;
+            let f = layer.ffn_in.forward(&x)?;
             let f = layer.ffn_out.forward(&f)?;
             x = layer.out_norm.forward(&(f + &x)?)?;
         }

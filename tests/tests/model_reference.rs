@@ -33,11 +33,11 @@ fn real_reference() -> Reference {
 }
 
 #[test]
-fn tiny_model_matches_numpy_reference_in_both_formats() {
+fn tiny_model_matches_numpy_reference_in_every_format() {
     let reference = Reference::load(&tiny_model_dir().join("reference.json"));
     assert_eq!(reference.overlap, 16);
     assert!(reference.items.iter().any(|i| i.n_windows >= 3), "fixture has long texts");
-    for format in [WeightFormat::Q4, WeightFormat::F32] {
+    for format in [WeightFormat::Q4, WeightFormat::Q4Candle, WeightFormat::F32] {
         let e = tiny_embedder(EmbedderOptions {
             weight_format: format,
             ..EmbedderOptions::default()
@@ -94,4 +94,9 @@ fn real_model_paraphrase_beats_unrelated() {
     let p = e.embed(&[t], Role::Passage).unwrap().remove(0);
     let qp = cosine(&q, &p);
     assert!(qp < 0.9999 && qp > 0.8, "query/passage cosine {qp}");
+}
+
+#[test]
+fn real_model_matches_numpy_reference_q4_candle() {
+    check(&real(WeightFormat::Q4Candle), &real_reference(), 0.999);
 }
