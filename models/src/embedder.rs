@@ -28,7 +28,7 @@ pub struct EmbedderOptions {
     pub max_text_bytes: usize,
     /// Most texts accepted in one call (default 16,384); more is [`ModelError::BatchTooLarge`].
     pub max_batch_texts: usize,
-    /// Tokens run through the encoder in one forward pass (default 8,192): bounds memory.
+    /// Tokens run through the encoder in one forward pass (default 4,096): bounds memory.
     pub max_batch_tokens: usize,
 }
 
@@ -39,7 +39,7 @@ impl Default for EmbedderOptions {
             window_overlap: 64,
             max_text_bytes: 64 * 1024,
             max_batch_texts: 16 * 1024,
-            max_batch_tokens: 8192,
+            max_batch_tokens: 4096,
         }
     }
 }

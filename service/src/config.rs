@@ -9,7 +9,12 @@ use triage_models::{EmbedderOptions, WeightFormat};
 #[derive(Debug, Clone, Args)]
 pub struct ModelConfig {
     /// The one data directory of the service (models, record, index).
-    #[arg(long, env = "APPEAL_TRIAGE_DATA_DIR", default_value = "data", global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Model directory; default `<data-dir>/models/multilingual-e5-small`.
     #[arg(long, env = "APPEAL_TRIAGE_MODEL_DIR", global = true)]
@@ -18,10 +23,20 @@ pub struct ModelConfig {
     #[arg(long, env = "APPEAL_TRIAGE_WEIGHT_FORMAT", default_value_t = WeightFormat::Q4, global = true)]
     pub weight_format: WeightFormat,
     /// Longest accepted appeal text, in bytes.
-    #[arg(long, env = "APPEAL_TRIAGE_MAX_TEXT_BYTES", default_value_t = 65_536, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_MAX_TEXT_BYTES",
+        default_value_t = 65_536,
+        global = true
+    )]
     pub max_text_bytes: usize,
     /// Most texts embedded in one call.
-    #[arg(long, env = "APPEAL_TRIAGE_MAX_BATCH_TEXTS", default_value_t = 16_384, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_MAX_BATCH_TEXTS",
+        default_value_t = 16_384,
+        global = true
+    )]
     pub max_batch_texts: usize,
 }
 

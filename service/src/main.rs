@@ -8,7 +8,11 @@ use triage_models::{Embedder, Role};
 use appeal_triage::config::ModelConfig;
 
 #[derive(Parser)]
-#[command(name = "appeal-triage", version, about = "Routes citizens' appeals to the competent department")]
+#[command(
+    name = "appeal-triage",
+    version,
+    about = "Routes citizens' appeals to the competent department"
+)]
 struct Cli {
     #[command(flatten)]
     config: ModelConfig,
@@ -54,8 +58,7 @@ enum ModelAction {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -104,7 +104,10 @@ impl Reference {
 
     /// The item with `id`.
     pub fn item(&self, id: &str) -> &RefItem {
-        self.items.iter().find(|i| i.id == id).expect("id in reference")
+        self.items
+            .iter()
+            .find(|i| i.id == id)
+            .expect("id in reference")
     }
 }
 
@@ -123,7 +126,11 @@ impl RefItem {
 pub fn agreement(embedder: &Embedder, reference: &Reference) -> Vec<(String, f32)> {
     let mut out = Vec::new();
     for role in [Role::Query, Role::Passage] {
-        let items: Vec<&RefItem> = reference.items.iter().filter(|i| i.role() == role).collect();
+        let items: Vec<&RefItem> = reference
+            .items
+            .iter()
+            .filter(|i| i.role() == role)
+            .collect();
         let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
         let vectors = embedder.embed(&texts, role).expect("reference texts embed");
         for (item, v) in items.iter().zip(&vectors) {

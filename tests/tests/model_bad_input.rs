@@ -20,7 +20,13 @@ fn non_utf8_bytes_are_a_typed_error_naming_the_text() {
         .embed_bytes(&[b"fine", b"bad \xff\xfe bytes"], Role::Query)
         .unwrap_err();
     assert!(
-        matches!(err, ModelError::InvalidUtf8 { index: 1, offset: 4 }),
+        matches!(
+            err,
+            ModelError::InvalidUtf8 {
+                index: 1,
+                offset: 4
+            }
+        ),
         "{err:?}"
     );
     assert!(e.embed_bytes(&["valid".as_bytes()], Role::Query).is_ok());
@@ -41,7 +47,10 @@ fn empty_whitespace_and_nul_only_texts_are_errors() {
     let e = tiny();
     for (i, bad) in ["", "   \n\t ", "\0\0\0"].iter().enumerate() {
         let err = e.embed(&["ok", bad], Role::Passage).unwrap_err();
-        assert!(matches!(err, ModelError::EmptyText { index: 1 }), "case {i}: {err:?}");
+        assert!(
+            matches!(err, ModelError::EmptyText { index: 1 }),
+            "case {i}: {err:?}"
+        );
     }
 }
 
@@ -67,7 +76,9 @@ fn one_megabyte_text_is_rejected_by_the_configured_limit() {
 #[test]
 fn emoji_only_and_punctuation_only_texts_embed() {
     let e = tiny();
-    let v = e.embed(&["😡😡🔥🚧", "?!...,,;;", "№ 5"], Role::Query).unwrap();
+    let v = e
+        .embed(&["😡😡🔥🚧", "?!...,,;;", "№ 5"], Role::Query)
+        .unwrap();
     assert!(v.iter().all(|v| is_unit(v)));
     assert_ne!(v[0], v[1]);
 }
@@ -93,7 +104,10 @@ fn batch_over_the_limit_is_a_typed_error() {
         ..EmbedderOptions::default()
     });
     let err = e.embed(&["a", "b", "c", "d"], Role::Query).unwrap_err();
-    assert!(matches!(err, ModelError::BatchTooLarge { len: 4, limit: 3 }), "{err:?}");
+    assert!(
+        matches!(err, ModelError::BatchTooLarge { len: 4, limit: 3 }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -103,7 +117,10 @@ fn long_text_is_windowed_not_truncated() {
     let a = format!("{head} сміття не вивозять з двору.");
     let b = format!("{head} собака гавкає вночі.");
     let counts = e.token_counts(&[&a], Role::Passage).unwrap();
-    assert!(counts[0] > 64, "text spans several 64-position windows: {counts:?}");
+    assert!(
+        counts[0] > 64,
+        "text spans several 64-position windows: {counts:?}"
+    );
     let v = e.embed(&[&a, &b], Role::Passage).unwrap();
     // With truncation the differing tails would be cut off and the vectors equal.
     assert!(triage_models::cosine(&v[0], &v[1]) < 0.99999);

@@ -13,10 +13,13 @@ fn copy_tiny(to: &Path) {
 }
 
 fn load(dir: &Path) -> Result<Embedder, ModelError> {
-    Embedder::load(dir, EmbedderOptions {
-        window_overlap: 16,
-        ..EmbedderOptions::default()
-    })
+    Embedder::load(
+        dir,
+        EmbedderOptions {
+            window_overlap: 16,
+            ..EmbedderOptions::default()
+        },
+    )
 }
 
 #[test]
@@ -36,8 +39,13 @@ fn truncated_and_corrupted_weights_are_rejected() {
     // Truncated at many points: header, tokenizer block, directory, tensor data.
     for cut in [0, 3, 20, 100, 5_000, bytes.len() / 2, bytes.len() - 1] {
         std::fs::write(&weights, &bytes[..cut]).unwrap();
-        let err = load(dir.path()).err().unwrap_or_else(|| panic!("cut at {cut} loaded"));
-        assert!(matches!(err, ModelError::BadContainer { .. }), "cut {cut}: {err:?}");
+        let err = load(dir.path())
+            .err()
+            .unwrap_or_else(|| panic!("cut at {cut} loaded"));
+        assert!(
+            matches!(err, ModelError::BadContainer { .. }),
+            "cut {cut}: {err:?}"
+        );
     }
     let mut bad = bytes.clone();
     bad[..4].copy_from_slice(b"GGUF");
@@ -51,7 +59,10 @@ fn garbage_tokenizer_is_a_tokenizer_error() {
     let dir = tempfile::tempdir().unwrap();
     copy_tiny(dir.path());
     std::fs::write(dir.path().join("tokenizer.json"), b"{ not json").unwrap();
-    assert!(matches!(load(dir.path()).err().unwrap(), ModelError::Tokenizer(_)));
+    assert!(matches!(
+        load(dir.path()).err().unwrap(),
+        ModelError::Tokenizer(_)
+    ));
 }
 
 #[test]

@@ -9,7 +9,10 @@ use triage_tests::*;
 fn check(embedder: &Embedder, reference: &Reference, min_cos: f32) {
     let scores = agreement(embedder, reference);
     let (worst_id, worst) = &scores[0];
-    eprintln!("worst agreement: {worst_id} {worst:.6}; best: {:?}", scores.last());
+    eprintln!(
+        "worst agreement: {worst_id} {worst:.6}; best: {:?}",
+        scores.last()
+    );
     assert!(
         *worst >= min_cos,
         "{worst_id}: cosine {worst} < {min_cos} vs reference; all: {scores:?}"
@@ -36,7 +39,10 @@ fn real_reference() -> Reference {
 fn tiny_model_matches_numpy_reference_in_every_format() {
     let reference = Reference::load(&tiny_model_dir().join("reference.json"));
     assert_eq!(reference.overlap, 16);
-    assert!(reference.items.iter().any(|i| i.n_windows >= 3), "fixture has long texts");
+    assert!(
+        reference.items.iter().any(|i| i.n_windows >= 3),
+        "fixture has long texts"
+    );
     for format in [WeightFormat::Q4, WeightFormat::Q4Candle, WeightFormat::F32] {
         let e = tiny_embedder(EmbedderOptions {
             weight_format: format,
@@ -87,7 +93,10 @@ fn real_model_paraphrase_beats_unrelated() {
     let para = cosine(&embed(a), &embed(b));
     let unrelated = cosine(&embed(c), &embed(d));
     assert!(para > 0.9, "uk/ru paraphrase cosine {para}");
-    assert!(para > unrelated + 0.1, "paraphrase {para} vs unrelated {unrelated}");
+    assert!(
+        para > unrelated + 0.1,
+        "paraphrase {para} vs unrelated {unrelated}"
+    );
     // Roles matter: the same text as query and as passage are close but not equal.
     let t = &reference.item(a).text;
     let q = e.embed(&[t], Role::Query).unwrap().remove(0);
