@@ -125,3 +125,24 @@ fn long_text_is_windowed_not_truncated() {
     // With truncation the differing tails would be cut off and the vectors equal.
     assert!(triage_models::cosine(&v[0], &v[1]) < 0.99999);
 }
+
+#[test]
+fn concurrent_calls_from_many_threads_agree_with_sequential_ones() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Embedder>();
+    let e = std::sync::Arc::new(tiny());
+    let texts: Vec<String> = (0..8).map(|i| format!("звернення номер {i}")).collect();
+    let handles: Vec<_> = texts
+        .iter()
+        .cloned()
+        .map(|t| {
+            let e = e.clone();
+            std::thread::spawn(move || e.embed(&[&t], Role::Query).unwrap().remove(0))
+        })
+        .collect();
+    let parallel: Vec<Vec<f32>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for (t, p) in texts.iter().zip(&parallel) {
+        let s = e.embed(&[t], Role::Query).unwrap().remove(0);
+        assert_eq!(&s, p, "{t}");
+    }
+}
