@@ -1,0 +1,481 @@
+//! The system of record: the source of truth for tenants, departments, appeals,
+//! suggestions, decisions, API keys and the append-only audit log. The vector
+//! index is derived from it (and rebuilt from it on request).
+//!
+//! One code path for both back ends: sqlx's `Any` driver over **SQLite** (the
+//! embedded default, WAL mode) or **PostgreSQL** (by URL, for scale-out). Only the
+//! DDL differs per dialect (`migrations/<dialect>/`); every query is shared.
+//!
+//! Consistency: an appeal, its audit entry and its outbox entry are written in
+//! one transaction, so an acknowledged appeal always has a pending index write;
+//! the outbox is replayed on start until the index has caught up.
+
+mod migrate;
+mod types;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+pub use types::*;
+
+/// Errors of the system of record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The database URL is not `sqlite:` or `postgres:`.
+    #[error("unsupported database URL {0:?} (expected sqlite:PATH or postgres://...)")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or answered with an error.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The SQLite file is held by another process.
+    #[error("the data directory is already in use by another process ({0})")]
+    InUse(String),
+    /// A referenced tenant does not exist.
+    #[error("unknown tenant {0:?}")]
+    UnknownTenant(String),
+    /// A stored JSON column could not be read back.
+    #[error("corrupt stored value in {column}: {reason}")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Result alias of the record.
+pub type Result<T, E = RecordError> = std::result::Result<T, E>;
+
+/// Which SQL dialect the pool speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// A handle on the system of record; cheap to clone.
+#[derive(Clone)]
+pub struct Record {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Per-connection SQLite settings: WAL for concurrent readers and crash safety,
+/// foreign keys on, and waiting (not failing) on a briefly locked database.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
+
+impl Record {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    ///
+    /// `sqlite:PATH` opens an embedded file in WAL mode; `postgres://…` a server.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Dialect::Postgres
+        } else {
+            return Err(RecordError::UnsupportedUrl(url.to_string()));
+        };
+        let pool = match dialect {
+            Dialect::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            for pragma in SQLITE_PRAGMAS {
+                                sqlx::Executor::execute(&mut *conn, *pragma).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Dialect::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect(url)
+                    .await?
+            }
+        };
+        let record = Self { pool, dialect };
+        migrate::run(&record.pool, dialect).await?;
+        Ok(record)
+    }
+
+    /// The dialect in use.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// True when the database answers a trivial query (for readiness probes).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes every connection (checkpointing SQLite's WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Creates or updates a tenant.
+    pub async fn upsert_tenant(&self, t: &Tenant) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tenants (id, name, jurisdiction, alpha, auto_threshold, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             jurisdiction = excluded.jurisdiction, alpha = excluded.alpha, \
+             auto_threshold = excluded.auto_threshold",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(t.jurisdiction.as_str())
+        .bind(t.alpha)
+        .bind(t.auto_threshold)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant `id`, if it exists.
+    pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>> {
+        let row = sqlx::query(
+            "SELECT id, name, jurisdiction, alpha, auto_threshold FROM tenants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<Tenant> {
+            Ok(Tenant {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                jurisdiction: Jurisdiction::from_str(
+                    r.try_get::<String, _>("jurisdiction")?.as_str(),
+                )
+                .map_err(|reason| RecordError::Corrupt {
+                    column: "tenants.jurisdiction",
+                    reason,
+                })?,
+                alpha: r.try_get("alpha")?,
+                auto_threshold: r.try_get("auto_threshold")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates or updates a department of a tenant.
+    pub async fn upsert_department(&self, d: &Department) -> Result<()> {
+        self.require_tenant(&d.tenant_id).await?;
+        sqlx::query(
+            "INSERT INTO departments (tenant_id, code, names, description, areas, auto_threshold, active, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (tenant_id, code) DO UPDATE SET names = excluded.names, \
+             description = excluded.description, areas = excluded.areas, \
+             auto_threshold = excluded.auto_threshold, active = excluded.active, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&d.tenant_id)
+        .bind(&d.code)
+        .bind(json(&d.names))
+        .bind(&d.description)
+        .bind(json(&d.areas))
+        .bind(d.auto_threshold)
+        .bind(d.active as i64)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every department of a tenant, by code.
+    pub async fn departments(&self, tenant: &str) -> Result<Vec<Department>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, code, names, description, areas, auto_threshold, active \
+             FROM departments WHERE tenant_id = $1 ORDER BY code",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Department {
+                    tenant_id: r.try_get("tenant_id")?,
+                    code: r.try_get("code")?,
+                    names: parse_json(r, "names", "departments.names")?,
+                    description: r.try_get("description")?,
+                    areas: parse_json(r, "areas", "departments.areas")?,
+                    auto_threshold: r.try_get("auto_threshold")?,
+                    active: r.try_get::<i64, _>("active")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn require_tenant(&self, tenant: &str) -> Result<()> {
+        match self.tenant(tenant).await? {
+            Some(_) => Ok(()),
+            None => Err(RecordError::UnknownTenant(tenant.to_string())),
+        }
+    }
+
+    /// Stores a new appeal, idempotently on (tenant, external id): a repeat returns
+    /// the stored appeal's id with `created = false` and changes nothing. The
+    /// appeal, its audit entry and its outbox entry commit together.
+    pub async fn insert_appeal(&self, a: &NewAppeal, actor: &str) -> Result<Inserted> {
+        self.require_tenant(&a.tenant_id).await?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(ext) = &a.external_id {
+            let existing =
+                sqlx::query("SELECT id FROM appeals WHERE tenant_id = $1 AND external_id = $2")
+                    .bind(&a.tenant_id)
+                    .bind(ext)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(row) = existing {
+                return Ok(Inserted {
+                    id: row.try_get("id")?,
+                    created: false,
+                });
+            }
+        }
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO appeals (tenant_id, external_id, text, redacted_text, language, district, \
+             municipality, lat, lon, address, channel, applicant_category, received_at, status, \
+             department, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             RETURNING id",
+        )
+        .bind(&a.tenant_id)
+        .bind(&a.external_id)
+        .bind(&a.text)
+        .bind(&a.redacted_text)
+        .bind(&a.language)
+        .bind(&a.place.district)
+        .bind(&a.place.municipality)
+        .bind(a.place.lat)
+        .bind(a.place.lon)
+        .bind(&a.place.address)
+        .bind(&a.channel)
+        .bind(&a.applicant_category)
+        .bind(a.received_at)
+        .bind(a.status.as_str())
+        .bind(&a.department)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        append_audit(
+            &mut tx,
+            &a.tenant_id,
+            Some(id),
+            actor,
+            "appeal.created",
+            "{}",
+        )
+        .await?;
+        sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Inserted { id, created: true })
+    }
+
+    /// The appeal `id` of `tenant` (another tenant's id reads as absent).
+    pub async fn appeal(&self, tenant: &str, id: i64) -> Result<Option<Appeal>> {
+        let row = sqlx::query(&format!("{APPEAL_SELECT} WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| appeal_from_row(&r)).transpose()
+    }
+
+    /// Appeals by id, any tenant (for the index writer replaying the outbox).
+    pub async fn appeals_by_ids(&self, ids: &[i64]) -> Result<Vec<Appeal>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!("{APPEAL_SELECT} WHERE id IN ({list}) ORDER BY id"))
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                out.push(appeal_from_row(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Number of appeals of a tenant.
+    pub async fn count_appeals(&self, tenant: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM appeals WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Oldest pending index writes, at most `limit`.
+    pub async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>> {
+        let rows = sqlx::query("SELECT seq, appeal_id, op FROM outbox ORDER BY seq LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    seq: r.try_get("seq")?,
+                    appeal_id: r.try_get("appeal_id")?,
+                    op: r.try_get("op")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks these outbox entries as applied to the index.
+    pub async fn ack_outbox(&self, seqs: &[i64]) -> Result<()> {
+        for chunk in seqs.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            sqlx::query(&format!("DELETE FROM outbox WHERE seq IN ({list})"))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The audit trail of an appeal, oldest first.
+    pub async fn audit_trail(&self, tenant: &str, appeal_id: i64) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT seq, actor, action, detail, created_at FROM audit_log \
+             WHERE tenant_id = $1 AND appeal_id = $2 ORDER BY seq",
+        )
+        .bind(tenant)
+        .bind(appeal_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.try_get("seq")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    detail: r.try_get("detail")?,
+                    at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Raw access for tests of invariants (e.g. that the audit log refuses updates).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+const APPEAL_SELECT: &str = "SELECT id, tenant_id, external_id, text, redacted_text, language, \
+    district, municipality, lat, lon, address, channel, applicant_category, received_at, status, \
+    department FROM appeals";
+
+fn appeal_from_row(r: &AnyRow) -> Result<Appeal> {
+    Ok(Appeal {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        external_id: r.try_get("external_id")?,
+        text: r.try_get("text")?,
+        redacted_text: r.try_get("redacted_text")?,
+        language: r.try_get("language")?,
+        place: Place {
+            district: r.try_get("district")?,
+            municipality: r.try_get("municipality")?,
+            lat: r.try_get("lat")?,
+            lon: r.try_get("lon")?,
+            address: r.try_get("address")?,
+        },
+        channel: r.try_get("channel")?,
+        applicant_category: r.try_get("applicant_category")?,
+        received_at: r.try_get("received_at")?,
+        status: AppealStatus::from_str(r.try_get::<String, _>("status")?.as_str()).map_err(
+            |reason| RecordError::Corrupt {
+                column: "appeals.status",
+                reason,
+            },
+        )?,
+        department: r.try_get("department")?,
+    })
+}
+
+async fn append_audit(
+    conn: &mut sqlx::AnyConnection,
+    tenant: &str,
+    appeal_id: Option<i64>,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, appeal_id, actor, action, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant)
+    .bind(appeal_id)
+    .bind(actor)
+    .bind(action)
+    .bind(detail)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    r: &AnyRow,
+    field: &str,
+    column: &'static str,
+) -> Result<T> {
+    let s: String = r.try_get(field)?;
+    serde_json::from_str(&s).map_err(|e| RecordError::Corrupt {
+        column,
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,228 @@
+//! Rows of the system of record, as plain data.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Which statutory-deadline rules apply to a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jurisdiction {
+    /// Ukraine: Law "On citizens' appeals".
+    Ua,
+    /// Russia: Federal Law 59-FZ.
+    Ru,
+    /// Kazakhstan: Administrative Procedural Code.
+    Kz,
+}
+
+impl Jurisdiction {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ua => "ua",
+            Self::Ru => "ru",
+            Self::Kz => "kz",
+        }
+    }
+}
+
+impl FromStr for Jurisdiction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ua" => Ok(Self::Ua),
+            "ru" => Ok(Self::Ru),
+            "kz" => Ok(Self::Kz),
+            other => Err(format!("unknown jurisdiction {other:?} (ua, ru or kz)")),
+        }
+    }
+}
+
+/// An authority using the service; every other row belongs to one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Stable identifier (URL-safe).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Deadline rules in force.
+    pub jurisdiction: Jurisdiction,
+    /// Conformal miscoverage level (default 0.1: sets contain the right department 90% of the time).
+    pub alpha: f64,
+    /// Confidence at or above which a suggestion is routed without review.
+    pub auto_threshold: f64,
+}
+
+/// A department (organisation, agency) appeals can be routed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Department {
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// Code, unique within the tenant.
+    pub code: String,
+    /// Names by language code (`uk`, `ru`, `kk`, `en`).
+    pub names: BTreeMap<String, String>,
+    /// What the department handles: used to route before any history exists.
+    pub description: String,
+    /// Areas (districts, municipalities) it serves; empty means everywhere.
+    pub areas: Vec<String>,
+    /// Department-specific auto-routing threshold, overriding the tenant's.
+    pub auto_threshold: Option<f64>,
+    /// Inactive departments receive no new appeals.
+    pub active: bool,
+}
+
+/// Where an appeal is about.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    /// District (e.g. a city district).
+    pub district: Option<String>,
+    /// Municipality within the district.
+    pub municipality: Option<String>,
+    /// Latitude, degrees.
+    pub lat: Option<f64>,
+    /// Longitude, degrees.
+    pub lon: Option<f64>,
+    /// Free-form address.
+    pub address: Option<String>,
+}
+
+/// Life cycle of an appeal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppealStatus {
+    /// Stored, not yet routed.
+    Received,
+    /// Routed automatically with high confidence.
+    AutoRouted,
+    /// Waiting for a supervisor.
+    NeedsReview,
+    /// A supervisor confirmed or chose the department.
+    Decided,
+    /// Sent back by a department as not competent; back in review.
+    Rerouted,
+    /// Historical case imported with its known department.
+    Imported,
+}
+
+impl AppealStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::AutoRouted => "auto_routed",
+            Self::NeedsReview => "needs_review",
+            Self::Decided => "decided",
+            Self::Rerouted => "rerouted",
+            Self::Imported => "imported",
+        }
+    }
+}
+
+impl FromStr for AppealStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "received" => Self::Received,
+            "auto_routed" => Self::AutoRouted,
+            "needs_review" => Self::NeedsReview,
+            "decided" => Self::Decided,
+            "rerouted" => Self::Rerouted,
+            "imported" => Self::Imported,
+            other => return Err(format!("unknown appeal status {other:?}")),
+        })
+    }
+}
+
+/// An appeal to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAppeal {
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The portal's id; repeats are idempotent.
+    pub external_id: Option<String>,
+    /// Original text (kept only here).
+    pub text: String,
+    /// Text with personal data masked (what is embedded, logged and shown).
+    pub redacted_text: String,
+    /// Detected language.
+    pub language: Option<String>,
+    /// Place.
+    pub place: Place,
+    /// Channel it came through (web, phone, mail, open311, …).
+    pub channel: Option<String>,
+    /// Applicant category (e.g. privileged by law).
+    pub applicant_category: Option<String>,
+    /// When the authority received it, unix ms.
+    pub received_at: i64,
+    /// Initial status.
+    pub status: AppealStatus,
+    /// Known department (imported history, decisions).
+    pub department: Option<String>,
+}
+
+/// A stored appeal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appeal {
+    /// Record id (also the vector-index point id).
+    pub id: i64,
+    /// Owning tenant.
+    pub tenant_id: String,
+    /// The portal's id.
+    pub external_id: Option<String>,
+    /// Original text.
+    pub text: String,
+    /// Redacted text.
+    pub redacted_text: String,
+    /// Detected language.
+    pub language: Option<String>,
+    /// Place.
+    pub place: Place,
+    /// Channel.
+    pub channel: Option<String>,
+    /// Applicant category.
+    pub applicant_category: Option<String>,
+    /// Received at, unix ms.
+    pub received_at: i64,
+    /// Current status.
+    pub status: AppealStatus,
+    /// Current (confirmed or suggested) department.
+    pub department: Option<String>,
+}
+
+/// Result of an idempotent insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// The appeal's id.
+    pub id: i64,
+    /// False when the (tenant, external id) was already stored.
+    pub created: bool,
+}
+
+/// A pending write to the vector index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Position in the outbox.
+    pub seq: i64,
+    /// The appeal to (re)index.
+    pub appeal_id: i64,
+    /// `upsert` or `delete`.
+    pub op: String,
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// Position in the log.
+    pub seq: i64,
+    /// Who (API key id, supervisor, `import`, `system`).
+    pub actor: String,
+    /// What (`appeal.created`, `decision.override`, …).
+    pub action: String,
+    /// JSON details.
+    pub detail: String,
+    /// When, unix ms.
+    pub at: i64,
+}
