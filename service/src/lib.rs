@@ -4,5 +4,6 @@
 //! exposes the configuration and the demo built on the embedder.
 
 pub mod config;
+pub mod datadir;
 pub mod demo;
 pub mod record;
