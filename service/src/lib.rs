@@ -6,4 +6,5 @@
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod index;
 pub mod record;

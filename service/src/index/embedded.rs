@@ -1,0 +1,281 @@
+//! [`VectorIndex`] on Qdrant's in-process engine (`qdrant-edge`), in the data
+//! directory: no server to run. The engine's calls block, so each one runs on
+//! tokio's blocking pool. Writes go to the engine's WAL, which `load` replays: an
+//! unflushed write survives a crash; `flush` makes it durable on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use qdrant_edge::external::ordered_float::OrderedFloat;
+use qdrant_edge::external::serde_json;
+use qdrant_edge::{
+    Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
+    FieldCondition, FieldIndexOperations, Filter, IntegerIndexParams, JsonPath, KeywordIndexParams,
+    Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
+    ScoringQuery, SearchParams, UpdateOperation, WithPayloadInterface, WithVector,
+    DEFAULT_VECTOR_NAME,
+};
+
+use super::{CaseFilter, CasePayload, CasePoint, Hit, IndexError, Result, VectorIndex};
+
+/// Keyword payload fields with an index (the tenant one marked `is_tenant`).
+const KEYWORD_FIELDS: [&str; 3] = ["department", "district", "status"];
+
+/// The embedded index.
+pub struct EmbeddedIndex {
+    shard: Arc<EdgeShard>,
+    dir: PathBuf,
+    dim: usize,
+    writes: AtomicU64,
+}
+
+fn path(key: &str) -> JsonPath {
+    key.parse()
+        .expect("static payload keys are valid JSON paths")
+}
+
+fn engine(e: impl std::fmt::Display) -> IndexError {
+    IndexError::Engine(e.to_string())
+}
+
+impl EmbeddedIndex {
+    /// Opens the index in `dir`, creating it (with payload indexes) if absent.
+    pub fn open(dir: &Path, dim: usize) -> Result<Self> {
+        let existing = dir.join("edge_config.json").is_file();
+        let shard = if existing {
+            EdgeShard::load(dir, None).map_err(|e| {
+                let msg = e.to_string();
+                if msg.contains("WouldBlock") {
+                    IndexError::InUse(dir.display().to_string())
+                } else {
+                    IndexError::Corrupt {
+                        path: dir.display().to_string(),
+                        reason: msg,
+                    }
+                }
+            })?
+        } else {
+            std::fs::create_dir_all(dir).map_err(engine)?;
+            let config = EdgeConfig::builder()
+                .vector(
+                    DEFAULT_VECTOR_NAME,
+                    EdgeVectorParams::builder(dim, Distance::Cosine).build(),
+                )
+                .build();
+            let shard = EdgeShard::new(dir, config).map_err(engine)?;
+            let index = |field: &str, schema| {
+                shard.update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(CreateIndex {
+                        field_name: path(field),
+                        field_schema: Some(schema),
+                    }),
+                ))
+            };
+            index(
+                "tenant",
+                PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(KeywordIndexParams {
+                    is_tenant: Some(true),
+                    ..Default::default()
+                })),
+            )
+            .map_err(engine)?;
+            for field in KEYWORD_FIELDS {
+                index(
+                    field,
+                    PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword),
+                )
+                .map_err(engine)?;
+            }
+            index(
+                "received_at",
+                PayloadFieldSchema::FieldParams(PayloadSchemaParams::Integer(IntegerIndexParams {
+                    lookup: Some(false),
+                    range: Some(true),
+                    ..Default::default()
+                })),
+            )
+            .map_err(engine)?;
+            shard.flush().map_err(engine)?;
+            shard
+        };
+        Ok(Self {
+            shard: Arc::new(shard),
+            dir: dir.to_path_buf(),
+            dim,
+            writes: AtomicU64::new(0),
+        })
+    }
+
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&EdgeShard) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let shard = self.shard.clone();
+        tokio::task::spawn_blocking(move || f(&shard))
+            .await
+            .map_err(engine)?
+    }
+
+    fn check_dim(&self, v: &[f32]) -> Result<()> {
+        if v.len() != self.dim {
+            return Err(IndexError::Dimension {
+                got: v.len(),
+                want: self.dim,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn keyword(key: &str, value: &str) -> Condition {
+    Condition::Field(FieldCondition::new_match(
+        path(key),
+        Match::from(value.to_string()),
+    ))
+}
+
+/// The engine filter of a [`CaseFilter`].
+fn to_filter(f: &CaseFilter) -> Filter {
+    let mut must = vec![keyword("tenant", &f.tenant)];
+    if let Some(d) = &f.department {
+        must.push(keyword("department", d));
+    }
+    if let Some(d) = &f.district {
+        must.push(keyword("district", d));
+    }
+    if !f.statuses.is_empty() {
+        must.push(Condition::Filter(Filter {
+            should: Some(f.statuses.iter().map(|s| keyword("status", s)).collect()),
+            ..Default::default()
+        }));
+    }
+    if f.received_from.is_some() || f.received_before.is_some() {
+        must.push(Condition::Field(FieldCondition::new_range(
+            path("received_at"),
+            Range {
+                gte: f.received_from.map(|v| OrderedFloat(v as f64)),
+                lt: f.received_before.map(|v| OrderedFloat(v as f64)),
+                gt: None,
+                lte: None,
+            },
+        )));
+    }
+    Filter {
+        must: Some(must),
+        ..Default::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorIndex for EmbeddedIndex {
+    async fn upsert(&self, points: Vec<CasePoint>) -> Result<()> {
+        for p in &points {
+            self.check_dim(&p.vector)?;
+        }
+        let structs = points
+            .into_iter()
+            .map(|p| {
+                let payload = serde_json::to_value(&p.payload).map_err(engine)?;
+                Ok(PointStruct::new(p.id, p.vector, payload).into())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.blocking(move |s| {
+            s.update(UpdateOperation::PointOperation(
+                PointOperations::UpsertPoints(PointInsertOperations::PointsList(structs)),
+            ))
+            .map_err(engine)
+        })
+        .await?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn delete(&self, ids: Vec<u64>) -> Result<()> {
+        self.blocking(move |s| {
+            s.update(UpdateOperation::PointOperation(
+                PointOperations::DeletePoints {
+                    ids: ids.into_iter().map(PointId::NumId).collect(),
+                },
+            ))
+            .map_err(engine)
+        })
+        .await?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn search(&self, vector: Vec<f32>, filter: CaseFilter, k: usize) -> Result<Vec<Hit>> {
+        self.check_dim(&vector)?;
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let points = self
+            .blocking(move |s| {
+                s.query(QueryRequest {
+                    query: Some(ScoringQuery::Vector(QueryEnum::Nearest(
+                        NamedQuery::default_dense(vector),
+                    ))),
+                    filter: Some(to_filter(&filter)),
+                    params: Some(SearchParams {
+                        hnsw_ef: Some(128),
+                        ..Default::default()
+                    }),
+                    with_payload: WithPayloadInterface::Bool(true),
+                    with_vector: WithVector::Bool(false),
+                    ..QueryRequest::new(k)
+                })
+                .map_err(engine)
+            })
+            .await?;
+        points
+            .into_iter()
+            .map(|p| {
+                let id = match p.id {
+                    PointId::NumId(n) => n,
+                    other => return Err(engine(format!("unexpected point id {other:?}"))),
+                };
+                let map = p.payload.map(|pl| pl.0).unwrap_or_default();
+                let payload: CasePayload =
+                    serde_json::from_value(serde_json::Value::Object(map)).map_err(engine)?;
+                Ok(Hit {
+                    id,
+                    score: p.score,
+                    payload,
+                })
+            })
+            .collect()
+    }
+
+    async fn count(&self, filter: CaseFilter) -> Result<u64> {
+        let n = self
+            .blocking(move |s| {
+                s.count(CountRequest {
+                    filter: Some(to_filter(&filter)),
+                    exact: true,
+                })
+                .map_err(engine)
+            })
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.blocking(|s| s.flush().map_err(engine)).await
+    }
+
+    async fn optimize(&self) -> Result<()> {
+        self.blocking(|s| s.optimize().map(|_| ()).map_err(engine))
+            .await
+    }
+
+    fn version(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+}
