@@ -52,8 +52,8 @@ fn tenant(id: &str) -> Tenant {
     }
 }
 
-fn appeal(tenant: &str, ext: Option<&str>, text: &str) -> NewAppeal {
-    NewAppeal {
+fn appeal(tenant: &str, ext: Option<&str>, text: &str) -> AppealData {
+    AppealData {
         tenant_id: tenant.into(),
         external_id: ext.map(str::to_string),
         text: text.into(),
@@ -147,9 +147,9 @@ async fn appeals_are_idempotent_audited_and_queued_for_the_index() {
         assert_eq!(r.count_appeals(&t).await.unwrap(), 3, "{name}");
 
         let stored = r.appeal(&t, a.id).await.unwrap().unwrap();
-        assert_eq!(stored.text, "Немає світла", "{name}: first write wins");
-        assert_eq!(stored.place.lat, Some(50.45));
-        assert_eq!(stored.status, AppealStatus::Received);
+        assert_eq!(stored.data.text, "Немає світла", "{name}: first write wins");
+        assert_eq!(stored.data.place.lat, Some(50.45));
+        assert_eq!(stored.data.status, AppealStatus::Received);
 
         let outbox = r.pending_outbox(1_000_000).await.unwrap();
         let mine: Vec<i64> = outbox.iter().map(|o| o.appeal_id).collect();

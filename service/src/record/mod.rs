@@ -248,7 +248,7 @@ impl Record {
     /// Stores a new appeal, idempotently on (tenant, external id): a repeat returns
     /// the stored appeal's id with `created = false` and changes nothing. The
     /// appeal, its audit entry and its outbox entry commit together.
-    pub async fn insert_appeal(&self, a: &NewAppeal, actor: &str) -> Result<Inserted> {
+    pub async fn insert_appeal(&self, a: &AppealData, actor: &str) -> Result<Inserted> {
         self.require_tenant(&a.tenant_id).await?;
         let mut tx = self.pool.begin().await?;
         if let Some(ext) = &a.external_id {
@@ -416,28 +416,30 @@ const APPEAL_SELECT: &str = "SELECT id, tenant_id, external_id, text, redacted_t
 fn appeal_from_row(r: &AnyRow) -> Result<Appeal> {
     Ok(Appeal {
         id: r.try_get("id")?,
-        tenant_id: r.try_get("tenant_id")?,
-        external_id: r.try_get("external_id")?,
-        text: r.try_get("text")?,
-        redacted_text: r.try_get("redacted_text")?,
-        language: r.try_get("language")?,
-        place: Place {
-            district: r.try_get("district")?,
-            municipality: r.try_get("municipality")?,
-            lat: r.try_get("lat")?,
-            lon: r.try_get("lon")?,
-            address: r.try_get("address")?,
-        },
-        channel: r.try_get("channel")?,
-        applicant_category: r.try_get("applicant_category")?,
-        received_at: r.try_get("received_at")?,
-        status: AppealStatus::from_str(r.try_get::<String, _>("status")?.as_str()).map_err(
-            |reason| RecordError::Corrupt {
-                column: "appeals.status",
-                reason,
+        data: AppealData {
+            tenant_id: r.try_get("tenant_id")?,
+            external_id: r.try_get("external_id")?,
+            text: r.try_get("text")?,
+            redacted_text: r.try_get("redacted_text")?,
+            language: r.try_get("language")?,
+            place: Place {
+                district: r.try_get("district")?,
+                municipality: r.try_get("municipality")?,
+                lat: r.try_get("lat")?,
+                lon: r.try_get("lon")?,
+                address: r.try_get("address")?,
             },
-        )?,
-        department: r.try_get("department")?,
+            channel: r.try_get("channel")?,
+            applicant_category: r.try_get("applicant_category")?,
+            received_at: r.try_get("received_at")?,
+            status: AppealStatus::from_str(r.try_get::<String, _>("status")?.as_str()).map_err(
+                |reason| RecordError::Corrupt {
+                    column: "appeals.status",
+                    reason,
+                },
+            )?,
+            department: r.try_get("department")?,
+        },
     })
 }
 

@@ -136,9 +136,9 @@ impl FromStr for AppealStatus {
     }
 }
 
-/// An appeal to be stored.
+/// What an appeal says: everything but its record id.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewAppeal {
+pub struct AppealData {
     /// Owning tenant.
     pub tenant_id: String,
     /// The portal's id; repeats are idempotent.
@@ -157,39 +157,19 @@ pub struct NewAppeal {
     pub applicant_category: Option<String>,
     /// When the authority received it, unix ms.
     pub received_at: i64,
-    /// Initial status.
+    /// Status.
     pub status: AppealStatus,
-    /// Known department (imported history, decisions).
+    /// Known, suggested or confirmed department.
     pub department: Option<String>,
 }
 
-/// A stored appeal.
+/// A stored appeal: its record id and what it says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Appeal {
     /// Record id (also the vector-index point id).
     pub id: i64,
-    /// Owning tenant.
-    pub tenant_id: String,
-    /// The portal's id.
-    pub external_id: Option<String>,
-    /// Original text.
-    pub text: String,
-    /// Redacted text.
-    pub redacted_text: String,
-    /// Detected language.
-    pub language: Option<String>,
-    /// Place.
-    pub place: Place,
-    /// Channel.
-    pub channel: Option<String>,
-    /// Applicant category.
-    pub applicant_category: Option<String>,
-    /// Received at, unix ms.
-    pub received_at: i64,
-    /// Current status.
-    pub status: AppealStatus,
-    /// Current (confirmed or suggested) department.
-    pub department: Option<String>,
+    /// The appeal as submitted (and updated by routing and decisions).
+    pub data: AppealData,
 }
 
 /// Result of an idempotent insert.
