@@ -54,15 +54,18 @@ impl std::fmt::Display for WeightFormat {
 }
 
 /// One linear layer `y = x Wᵀ + b`, optionally followed by GELU.
-struct Linear {
-    weight: LinearWeight,
-    bias: Tensor,
-    gelu: bool,
-}
-
-enum LinearWeight {
+enum Linear {
     /// Our int8 kernel; bias and GELU are applied inside it.
     Kernel(Q4Linear),
+    /// A candle matmul, then bias and GELU as separate ops.
+    Candle {
+        weight: CandleWeight,
+        bias: Tensor,
+        gelu: bool,
+    },
+}
+
+enum CandleWeight {
     Quantized(QMatMul),
     /// Stored transposed, `[in, out]`, so the GEMM reads it contiguously.
     Dense(Tensor),
@@ -127,24 +130,24 @@ impl Linear {
                 let weight = PackedQ4::from_q4_0(q4, rows, cols)
                     .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
                 let epilogue = if gelu { Epilogue::Gelu } else { Epilogue::None };
-                LinearWeight::Kernel(Q4Linear {
+                return Ok(Self::Kernel(Q4Linear {
                     weight,
-                    bias: bias.clone(),
+                    bias,
                     epilogue,
-                })
+                }));
             }
             WeightFormat::Q4Candle => {
                 let qt = qtensor_from_ggml(GgmlDType::Q4_0, q4, vec![rows, cols], &dev)?;
-                LinearWeight::Quantized(QMatMul::from_qtensor(qt)?)
+                CandleWeight::Quantized(QMatMul::from_qtensor(qt)?)
             }
             WeightFormat::F32 => {
                 let mut w = vec![0f32; rows * cols];
                 dequantize_q4_0(q4, &mut w);
                 let t = Tensor::from_vec(w, (rows, cols), &dev)?;
-                LinearWeight::Dense(t.t()?.contiguous()?)
+                CandleWeight::Dense(t.t()?.contiguous()?)
             }
         };
-        Ok(Self {
+        Ok(Self::Candle {
             weight,
             bias: Tensor::from_vec(bias, rows, &dev)?,
             gelu,
@@ -152,13 +155,16 @@ impl Linear {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = match &self.weight {
-            LinearWeight::Kernel(op) => return Ok(x.apply_op1_no_bwd(op)?),
-            LinearWeight::Quantized(m) => m.forward(x)?,
-            LinearWeight::Dense(w) => x.matmul(w)?,
+        let (weight, bias, gelu) = match self {
+            Self::Kernel(op) => return Ok(x.apply_op1_no_bwd(op)?),
+            Self::Candle { weight, bias, gelu } => (weight, bias, *gelu),
         };
-        let y = y.broadcast_add(&self.bias)?;
-        Ok(if self.gelu {
+        let y = match weight {
+            CandleWeight::Quantized(m) => m.forward(x)?,
+            CandleWeight::Dense(w) => x.matmul(w)?,
+        };
+        let y = y.broadcast_add(bias)?;
+        Ok(if gelu {
             y.apply_op1_no_bwd(&crate::math::Gelu)?
         } else {
             y
