@@ -1,7 +1,7 @@
-//! Vectorisable approximations of `exp` and `erf`, and the GELU op built on them.
+//! A vectorisable approximation of `exp` (for softmax), and the GELU op.
 //!
 //! libm's scalar `expf`/`erff` were ~20% of encoder time (softmax and GELU);
-//! these branch-free versions let LLVM emit SIMD over whole slices. Errors are
+//! branch-free polynomial versions let LLVM emit SIMD over whole slices. Errors are
 //! far below what the 4-bit weights already imply (see the tests).
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
@@ -27,26 +27,14 @@ pub fn exp(x: f32) -> f32 {
     p * scale
 }
 
-/// `erf(x)` (Abramowitz & Stegun 7.1.26), absolute error < 2e-7.
-#[inline(always)]
-pub fn erf(x: f32) -> f32 {
-    let a = x.abs();
-    let t = 1.0 / 0.327_591_1f32.mul_add(a, 1.0);
-    let y = 1.061_405_4f32;
-    let y = y.mul_add(t, -1.453_152_1);
-    let y = y.mul_add(t, 1.421_413_8);
-    let y = y.mul_add(t, -0.284_496_74);
-    let y = y.mul_add(t, 0.254_829_6);
-    let v = 1.0 - y * t * exp(-a * a);
-    v.copysign(x)
-}
-
-/// Exact-erf GELU, `x * (1 + erf(x / sqrt 2)) / 2`, in place.
+/// Exact-erf GELU, `x * (1 + erf(x / sqrt 2)) / 2`, in place: the same
+/// function the int8 kernel fuses into its matmul ([`crate::kernels`]), so every
+/// weight format computes one GELU.
 pub fn gelu_in_place(xs: &mut [f32]) {
     const CHUNK: usize = 16 * 1024;
     let f = |c: &mut [f32]| {
         for x in c.iter_mut() {
-            *x = 0.5 * *x * (1.0 + erf(*x * std::f32::consts::FRAC_1_SQRT_2));
+            *x = crate::kernels::gelu_scalar(*x);
         }
     };
     if xs.len() <= CHUNK {
@@ -94,20 +82,6 @@ impl CustomOp1 for Gelu {
 mod tests {
     use super::*;
 
-    fn erf64(x: f64) -> f64 {
-        // High-precision series / continued fraction is overkill; use the
-        // identity with the complementary error function's Taylor series for |x|<3.
-        let mut sum = x;
-        let mut term = x;
-        let mut n = 0.0;
-        while term.abs() > 1e-17 {
-            n += 1.0;
-            term *= -x * x / n;
-            sum += term / (2.0 * n + 1.0);
-        }
-        sum * 2.0 / std::f64::consts::PI.sqrt()
-    }
-
     #[test]
     fn exp_is_accurate() {
         let mut worst = 0f64;
@@ -120,19 +94,6 @@ mod tests {
         assert!(worst < 5e-7, "worst relative error {worst}");
         assert_eq!(exp(-200.0), exp(-87.0));
         assert!(exp(-87.0) < 1e-37);
-    }
-
-    #[test]
-    fn erf_is_accurate() {
-        let mut worst = 0f64;
-        let mut x = -3.0f32;
-        while x < 3.0 {
-            worst = worst.max((erf(x) as f64 - erf64(x as f64)).abs());
-            x += 0.001;
-        }
-        assert!(worst < 5e-7, "worst absolute error {worst}");
-        assert_eq!(erf(10.0), 1.0);
-        assert_eq!(erf(-10.0), -1.0);
     }
 
     #[test]
