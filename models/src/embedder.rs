@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::container::Container;
 use crate::encoder::{Encoder, WeightFormat};
 use crate::error::{ModelError, Result};
@@ -62,12 +60,7 @@ impl Fingerprint {
     }
 
     fn of_files(files: &[&Path]) -> Result<Self> {
-        let mut h = Sha256::new();
-        for path in files {
-            let mut f = std::fs::File::open(path).map_err(|e| ModelError::io(*path, e))?;
-            std::io::copy(&mut f, &mut h).map_err(|e| ModelError::io(*path, e))?;
-        }
-        Ok(Self(hex::encode(h.finalize())))
+        crate::install::sha256_files(files).map(Self)
     }
 }
 

@@ -74,11 +74,18 @@ pub enum InstallOutcome {
     Installed,
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
+/// Hex sha256 of the files' bytes read one after another (streamed).
+pub(crate) fn sha256_files(paths: &[&Path]) -> Result<String> {
     let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| ModelError::io(path, e))?;
+    for path in paths {
+        let mut f = std::fs::File::open(path).map_err(|e| ModelError::io(*path, e))?;
+        std::io::copy(&mut f, &mut h).map_err(|e| ModelError::io(*path, e))?;
+    }
     Ok(hex::encode(h.finalize()))
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    sha256_files(&[path])
 }
 
 /// True when every artifact is in `model_dir` with its pinned checksum.
