@@ -323,12 +323,7 @@ impl Record {
     /// Appeals by id, any tenant (for the index writer replaying the outbox).
     pub async fn appeals_by_ids(&self, ids: &[i64]) -> Result<Vec<Appeal>> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
+        for list in id_lists(ids) {
             let rows = sqlx::query(&format!("{APPEAL_SELECT} WHERE id IN ({list}) ORDER BY id"))
                 .fetch_all(&self.pool)
                 .await?;
@@ -367,12 +362,7 @@ impl Record {
 
     /// Marks these outbox entries as applied to the index.
     pub async fn ack_outbox(&self, seqs: &[i64]) -> Result<()> {
-        for chunk in seqs.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
+        for list in id_lists(seqs) {
             sqlx::query(&format!("DELETE FROM outbox WHERE seq IN ({list})"))
                 .execute(&self.pool)
                 .await?;
@@ -407,6 +397,19 @@ impl Record {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// Ids as comma-separated lists of at most 500, for `IN (...)` clauses. Inlined
+/// rather than bound: they are integers (nothing to inject), and a list of bound
+/// parameters would hit SQLite's and PostgreSQL's parameter limits.
+fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
+    ids.chunks(500).map(|chunk| {
+        chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    })
 }
 
 const APPEAL_SELECT: &str = "SELECT id, tenant_id, external_id, text, redacted_text, language, \
