@@ -1,0 +1,16 @@
+//! The routing domain of appeal-triage.
+//!
+//! Everything here is plain data and pure functions: deciding where an appeal
+//! goes, how sure we are, which deadlines run, what must be masked before text
+//! leaves the system of record. It knows nothing of HTTP, SQL or Qdrant; the
+//! service crate feeds it neighbours and history and stores what it returns.
+
+pub mod place;
+
+pub use place::{Jurisdiction, Place};
+pub mod decision;
+
+pub use decision::{
+    Alternative, Deadline, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput,
+    RoutingDecision, Signal, Urgency, UrgencyLevel,
+};
