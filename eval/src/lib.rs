@@ -1,0 +1,10 @@
+//! Evaluation of appeal routers for data scientists: reads labelled appeals,
+//! splits them honestly, runs the engine and fair baselines on the same split,
+//! and writes metrics, per-example predictions and plots.
+
+pub mod engine;
+pub mod error;
+pub mod input;
+pub mod progress;
+pub mod router;
+pub mod timeparse;
