@@ -7,4 +7,5 @@ pub mod config;
 pub mod datadir;
 pub mod demo;
 pub mod index;
+pub mod memory;
 pub mod record;

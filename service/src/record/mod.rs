@@ -12,6 +12,7 @@
 
 mod migrate;
 mod types;
+mod workflow;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use types::*;
+pub use workflow::{AppealQuery, DecisionRow};
 
 /// Errors of the system of record.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,9 @@ pub enum RecordError {
     /// A referenced tenant does not exist.
     #[error("unknown tenant {0:?}")]
     UnknownTenant(String),
+    /// No appeal with this id in the tenant.
+    #[error("unknown appeal {0}")]
+    UnknownAppeal(i64),
     /// A stored JSON column could not be read back.
     #[error("corrupt stored value in {column}: {reason}")]
     Corrupt {

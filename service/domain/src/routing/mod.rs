@@ -1,0 +1,29 @@
+//! Routing: which department is competent for an appeal, how sure we are, and
+//! the smallest set of departments that surely contains the right one.
+//!
+//! Signals are combined as a product of experts (a weighted sum of log
+//! probabilities), because each one answers a different question:
+//! - [`knn`]: what the most similar confirmed past cases were routed to — the
+//!   signal that learns from a correction the moment it is stored;
+//! - [`head`]: a softmax model over the text embedding, refitted in the
+//!   background on the tenant's confirmed history;
+//! - [`areas`]: which departments serve the appeal's district — learned from
+//!   history or declared in the catalogue; housing agencies exist per district,
+//!   so the text alone cannot name the right one;
+//! - descriptions: similarity to each department's description, for the cold
+//!   start before any history exists.
+//!
+//! The combined scores are calibrated by a fitted temperature and wrapped in a
+//! split-conformal prediction set ([`calibration`]).
+
+pub mod areas;
+pub mod calibration;
+pub mod head;
+pub mod knn;
+mod scorer;
+
+pub use areas::AreaStats;
+pub use calibration::{Calibration, ConformalSet};
+pub use head::{HeadFitOptions, SoftmaxHead};
+pub use knn::Neighbour;
+pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};

@@ -1,0 +1,351 @@
+//! Combines the routing signals into one score per candidate department.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::areas::AreaStats;
+use super::head::SoftmaxHead;
+use super::knn::{self, Neighbour};
+
+/// Tunable weights of the routing signals. Defaults were chosen on a time split
+/// of St Petersburg history (see docs/routing.md) and are per-tenant config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingParams {
+    /// Neighbours retrieved per appeal.
+    pub knn_k: usize,
+    /// Softness of neighbour votes (similarity units).
+    pub knn_temperature: f64,
+    /// Pseudo-votes spread evenly over candidates, so one neighbour is not certainty.
+    pub knn_smoothing: f64,
+    /// Weight of the neighbour votes.
+    pub w_knn: f64,
+    /// Weight of the softmax head.
+    pub w_head: f64,
+    /// Weight of the district/jurisdiction signal.
+    pub w_place: f64,
+    /// Weight of description similarity at cold start (fades with history).
+    pub w_desc: f64,
+    /// Pseudo-cases smoothing `P(district | department)`.
+    pub area_strength: f64,
+    /// Softness of description similarities.
+    pub desc_temperature: f64,
+    /// Confirmed cases at which description similarity has half its weight.
+    pub cold_start_cases: f64,
+}
+
+impl Default for RoutingParams {
+    fn default() -> Self {
+        Self {
+            knn_k: 40,
+            knn_temperature: 0.02,
+            knn_smoothing: 0.3,
+            w_knn: 1.0,
+            w_head: 1.0,
+            w_place: 1.0,
+            w_desc: 1.0,
+            area_strength: 1.0,
+            desc_temperature: 0.02,
+            cold_start_cases: 20.0,
+        }
+    }
+}
+
+/// What routing knows about one department of the catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepartmentInfo {
+    /// Department code.
+    pub code: String,
+    /// Inactive departments are never suggested.
+    pub active: bool,
+    /// Declared areas served (empty: learned from history, or everywhere).
+    pub areas: Vec<String>,
+    /// Cosine similarity of the appeal to the department's description, if it has one.
+    pub description_similarity: Option<f32>,
+}
+
+/// Everything the scorer needs for one appeal.
+#[derive(Debug, Clone, Copy)]
+pub struct ScoreInput<'a> {
+    /// Nearest confirmed cases, best first.
+    pub neighbours: &'a [Neighbour],
+    /// The fitted head and the appeal's embedding.
+    pub head: Option<(&'a SoftmaxHead, &'a [f32])>,
+    /// The appeal's district, if given.
+    pub district: Option<&'a str>,
+    /// The department catalogue.
+    pub departments: &'a [DepartmentInfo],
+    /// Learned areas.
+    pub areas: &'a AreaStats,
+    /// Confirmed cases of the tenant (drives the cold-start fade).
+    pub confirmed_total: u64,
+}
+
+/// Per-signal probability of each candidate, for explanations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SignalProbs {
+    /// From neighbour votes.
+    pub knn: Option<Vec<f64>>,
+    /// From the head.
+    pub head: Option<Vec<f64>>,
+    /// Place factor (relative likelihood of the district; 1 = neutral).
+    pub place: Option<Vec<f64>>,
+    /// From description similarity.
+    pub descriptions: Option<Vec<f64>>,
+}
+
+/// Combined scores over the candidates (uncalibrated log scale).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scored {
+    /// Candidate department codes.
+    pub candidates: Vec<String>,
+    /// Combined log score per candidate.
+    pub scores: Vec<f64>,
+    /// What each signal said.
+    pub signals: SignalProbs,
+}
+
+/// The combination rule; holds only parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Scorer {
+    /// Weights and smoothing.
+    pub params: RoutingParams,
+}
+
+const FLOOR: f64 = 1e-6;
+
+fn normalise(v: &mut [f64]) {
+    let s: f64 = v.iter().sum();
+    if s > 0.0 {
+        v.iter_mut().for_each(|x| *x /= s);
+    }
+}
+
+impl Scorer {
+    /// A scorer with these parameters.
+    pub fn new(params: RoutingParams) -> Self {
+        Self { params }
+    }
+
+    /// Scores every candidate: active catalogue departments plus any department
+    /// the history or the head knows, minus inactive ones.
+    pub fn score(&self, input: &ScoreInput<'_>) -> Scored {
+        let p = &self.params;
+        let inactive: BTreeSet<&str> = input
+            .departments
+            .iter()
+            .filter(|d| !d.active)
+            .map(|d| d.code.as_str())
+            .collect();
+        let mut set: BTreeSet<&str> = BTreeSet::new();
+        set.extend(input.departments.iter().filter(|d| d.active).map(|d| d.code.as_str()));
+        set.extend(input.neighbours.iter().map(|n| n.department.as_str()));
+        if let Some((h, _)) = input.head {
+            set.extend(h.classes.iter().map(String::as_str));
+        }
+        let candidates: Vec<String> = set
+            .into_iter()
+            .filter(|c| !inactive.contains(c))
+            .map(str::to_string)
+            .collect();
+        let n = candidates.len();
+        let mut scores = vec![0.0; n];
+        let mut signals = SignalProbs::default();
+        if n == 0 {
+            return Scored::default();
+        }
+
+        if !input.neighbours.is_empty() {
+            let votes = knn::votes(input.neighbours, p.knn_temperature);
+            let mut probs: Vec<f64> = candidates
+                .iter()
+                .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + p.knn_smoothing / n as f64)
+                .collect();
+            normalise(&mut probs);
+            for (s, q) in scores.iter_mut().zip(&probs) {
+                *s += p.w_knn * q.max(FLOOR).ln();
+            }
+            signals.knn = Some(probs);
+        }
+
+        if let Some((head, x)) = input.head {
+            let raw = head.predict(x);
+            let index: HashMap<&str, usize> = head
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.as_str(), i))
+                .collect();
+            let mut probs: Vec<f64> = candidates
+                .iter()
+                .map(|c| index.get(c.as_str()).map_or(FLOOR, |&i| raw[i] as f64))
+                .collect();
+            normalise(&mut probs);
+            for (s, q) in scores.iter_mut().zip(&probs) {
+                *s += p.w_head * q.max(FLOOR).ln();
+            }
+            signals.head = Some(probs);
+        }
+
+        if let Some(district) = input.district.filter(|d| !d.is_empty()) {
+            let declared: HashMap<&str, &Vec<String>> = input
+                .departments
+                .iter()
+                .filter(|d| !d.areas.is_empty())
+                .map(|d| (d.code.as_str(), &d.areas))
+                .collect();
+            let prior = input.areas.district_prior(district);
+            let factors: Vec<f64> = candidates
+                .iter()
+                .map(|c| {
+                    if let Some(areas) = declared.get(c.as_str()) {
+                        if areas.iter().any(|a| a.eq_ignore_ascii_case(district) || a == district) {
+                            1.0 / (areas.len() as f64 * prior).max(FLOOR)
+                        } else {
+                            1e-3
+                        }
+                    } else {
+                        input
+                            .areas
+                            .likelihood(c, district, p.area_strength)
+                            .map_or(1.0, |l| l / prior)
+                    }
+                })
+                .collect();
+            for (s, f) in scores.iter_mut().zip(&factors) {
+                *s += p.w_place * f.max(FLOOR).ln();
+            }
+            signals.place = Some(factors);
+        }
+
+        let sims: HashMap<&str, f32> = input
+            .departments
+            .iter()
+            .filter_map(|d| d.description_similarity.map(|s| (d.code.as_str(), s)))
+            .collect();
+        if !sims.is_empty() {
+            let fade = p.cold_start_cases / (p.cold_start_cases + input.confirmed_total as f64);
+            let best = sims.values().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let mut probs: Vec<f64> = candidates
+                .iter()
+                .map(|c| {
+                    sims.get(c.as_str())
+                        .map_or(0.0, |&s| ((s as f64 - best) / p.desc_temperature).exp())
+                })
+                .collect();
+            let floor = 0.01 / n as f64;
+            probs.iter_mut().for_each(|q| *q += floor);
+            normalise(&mut probs);
+            for (s, q) in scores.iter_mut().zip(&probs) {
+                *s += p.w_desc * fade * q.max(FLOOR).ln();
+            }
+            signals.descriptions = Some(probs);
+        }
+
+        Scored {
+            candidates,
+            scores,
+            signals,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nb(id: i64, d: &str, s: f32) -> Neighbour {
+        Neighbour {
+            id,
+            department: d.into(),
+            district: None,
+            similarity: s,
+            received_at: 0,
+        }
+    }
+
+    fn best(s: &Scored) -> &str {
+        let i = (0..s.scores.len())
+            .max_by(|&a, &b| s.scores[a].total_cmp(&s.scores[b]))
+            .unwrap();
+        &s.candidates[i]
+    }
+
+    #[test]
+    fn the_district_picks_the_local_agency_the_text_cannot_name() {
+        let mut areas = AreaStats::new();
+        for _ in 0..50 {
+            areas.add("housing-north", Some("North"));
+            areas.add("housing-south", Some("South"));
+        }
+        // Text neighbours are all northern housing cases...
+        let ns = [nb(1, "housing-north", 0.95), nb(2, "housing-north", 0.94), nb(3, "housing-south", 0.90)];
+        let input = ScoreInput {
+            neighbours: &ns,
+            head: None,
+            district: Some("South"),
+            departments: &[],
+            areas: &areas,
+            confirmed_total: 100,
+        };
+        // ...but the appeal is from the south.
+        assert_eq!(best(&Scorer::default().score(&input)), "housing-south");
+        let no_place = ScoreInput { district: None, ..input };
+        assert_eq!(best(&Scorer::default().score(&no_place)), "housing-north");
+    }
+
+    #[test]
+    fn descriptions_route_at_cold_start_and_inactive_departments_never_win() {
+        let areas = AreaStats::new();
+        let deps = vec![
+            DepartmentInfo { code: "roads".into(), active: true, areas: vec![], description_similarity: Some(0.88) },
+            DepartmentInfo { code: "water".into(), active: true, areas: vec![], description_similarity: Some(0.80) },
+            DepartmentInfo { code: "old".into(), active: false, areas: vec![], description_similarity: Some(0.95) },
+        ];
+        let input = ScoreInput {
+            neighbours: &[],
+            head: None,
+            district: None,
+            departments: &deps,
+            areas: &areas,
+            confirmed_total: 0,
+        };
+        let s = Scorer::default().score(&input);
+        assert_eq!(best(&s), "roads");
+        assert!(!s.candidates.contains(&"old".to_string()));
+        let ns = [nb(1, "old", 0.99)];
+        let s = Scorer::default().score(&ScoreInput { neighbours: &ns, ..input });
+        assert!(!s.candidates.contains(&"old".to_string()));
+    }
+
+    #[test]
+    fn declared_areas_exclude_departments_elsewhere() {
+        let areas = AreaStats::new();
+        let deps = vec![
+            DepartmentInfo { code: "a".into(), active: true, areas: vec!["East".into()], description_similarity: None },
+            DepartmentInfo { code: "b".into(), active: true, areas: vec!["West".into()], description_similarity: None },
+        ];
+        let ns = [nb(1, "a", 0.95), nb(2, "b", 0.93)];
+        let input = ScoreInput {
+            neighbours: &ns,
+            head: None,
+            district: Some("West"),
+            departments: &deps,
+            areas: &areas,
+            confirmed_total: 2,
+        };
+        assert_eq!(best(&Scorer::default().score(&input)), "b");
+    }
+
+    #[test]
+    fn nothing_known_means_no_candidates() {
+        let areas = AreaStats::new();
+        let input = ScoreInput {
+            neighbours: &[],
+            head: None,
+            district: Some("x"),
+            departments: &[],
+            areas: &areas,
+            confirmed_total: 0,
+        };
+        assert!(Scorer::default().score(&input).candidates.is_empty());
+    }
+}

@@ -1,0 +1,296 @@
+//! The review workflow in the record: suggestions, supervisor decisions,
+//! reroutes, the review queue and model events. Each change of an appeal's
+//! routing commits with its audit entry and an outbox entry, so the index (which
+//! filters on status and department) follows in the same way as for new appeals.
+
+use sqlx::Row;
+
+use super::{
+    append_audit, appeal_from_row, now_ms, Appeal, AppealStatus, Record, RecordError, Result,
+    APPEAL_SELECT,
+};
+
+/// A supervisor's or a department's action on an appeal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DecisionRow {
+    /// Row id.
+    pub id: i64,
+    /// `accept`, `override` or `reroute`.
+    pub kind: String,
+    /// Department chosen (accept/override) or the one that sent it back (reroute).
+    pub department: Option<String>,
+    /// Who.
+    pub actor: String,
+    /// Why (comment or reroute reason).
+    pub reason: Option<String>,
+    /// When, unix ms.
+    pub at: i64,
+}
+
+/// Filter of the review queue and appeal listings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppealQuery {
+    /// Only this status.
+    pub status: Option<AppealStatus>,
+    /// Only appeals currently assigned or suggested to this department.
+    pub department: Option<String>,
+    /// Received at or after (unix ms).
+    pub since: Option<i64>,
+    /// Page after this appeal id (ascending ids).
+    pub after_id: Option<i64>,
+    /// Page size.
+    pub limit: i64,
+}
+
+impl Record {
+    /// Stores the routing suggestion for an appeal and moves it to `status`
+    /// (auto-routed with `department`, or needs review), in one transaction with
+    /// its audit and outbox entries.
+    pub async fn record_suggestion(
+        &self,
+        tenant: &str,
+        appeal_id: i64,
+        decision_json: &str,
+        model: &str,
+        index_version: u64,
+        status: AppealStatus,
+        department: Option<&str>,
+    ) -> Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE appeals SET status = $1, department = $2, updated_at = $3 \
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(status.as_str())
+        .bind(department)
+        .bind(now)
+        .bind(tenant)
+        .bind(appeal_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(RecordError::UnknownAppeal(appeal_id));
+        }
+        sqlx::query(
+            "INSERT INTO suggestions (appeal_id, decision, model, index_version, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(appeal_id)
+        .bind(decision_json)
+        .bind(model)
+        .bind(index_version as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        append_audit(&mut tx, tenant, Some(appeal_id), "router", "appeal.suggested", decision_json)
+            .await?;
+        enqueue(&mut tx, appeal_id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The latest suggestion (decision JSON) for an appeal.
+    pub async fn latest_suggestion(&self, tenant: &str, appeal_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT s.decision FROM suggestions s JOIN appeals a ON a.id = s.appeal_id \
+             WHERE a.tenant_id = $1 AND s.appeal_id = $2 ORDER BY s.id DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .bind(appeal_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("decision")).transpose()?)
+    }
+
+    /// A supervisor accepts (`department` = the suggestion) or overrides: the
+    /// appeal becomes `decided` with that department. Returns the updated appeal.
+    pub async fn record_decision(
+        &self,
+        tenant: &str,
+        appeal_id: i64,
+        kind: &str,
+        department: &str,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<Appeal> {
+        self.change_routing(
+            tenant,
+            appeal_id,
+            kind,
+            Some(department),
+            reason,
+            actor,
+            AppealStatus::Decided,
+        )
+        .await
+    }
+
+    /// A department sends an appeal back as not competent: it returns to review
+    /// (`rerouted`) with the reason on record; its department is cleared.
+    pub async fn record_reroute(
+        &self,
+        tenant: &str,
+        appeal_id: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Appeal> {
+        self.change_routing(
+            tenant,
+            appeal_id,
+            "reroute",
+            None,
+            Some(reason),
+            actor,
+            AppealStatus::Rerouted,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn change_routing(
+        &self,
+        tenant: &str,
+        appeal_id: i64,
+        kind: &str,
+        department: Option<&str>,
+        reason: Option<&str>,
+        actor: &str,
+        status: AppealStatus,
+    ) -> Result<Appeal> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!("{APPEAL_SELECT} WHERE tenant_id = $1 AND id = $2"))
+            .bind(tenant)
+            .bind(appeal_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(RecordError::UnknownAppeal(appeal_id))?;
+        let before = appeal_from_row(&row)?;
+        let recorded_department = department.or(before.data.department.as_deref());
+        sqlx::query(
+            "INSERT INTO decisions (appeal_id, kind, department, actor, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(appeal_id)
+        .bind(kind)
+        .bind(recorded_department)
+        .bind(actor)
+        .bind(reason)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE appeals SET status = $1, department = $2, updated_at = $3 \
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(status.as_str())
+        .bind(department)
+        .bind(now)
+        .bind(tenant)
+        .bind(appeal_id)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({
+            "kind": kind,
+            "department": recorded_department,
+            "previous_department": before.data.department,
+            "previous_status": before.data.status.as_str(),
+            "reason": reason,
+        })
+        .to_string();
+        append_audit(&mut tx, tenant, Some(appeal_id), actor, &format!("appeal.{kind}"), &detail)
+            .await?;
+        enqueue(&mut tx, appeal_id, now).await?;
+        tx.commit().await?;
+        let mut after = before;
+        after.data.status = status;
+        after.data.department = department.map(str::to_string);
+        Ok(after)
+    }
+
+    /// Decisions and reroutes of an appeal, oldest first.
+    pub async fn decisions(&self, tenant: &str, appeal_id: i64) -> Result<Vec<DecisionRow>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.kind, d.department, d.actor, d.reason, d.created_at FROM decisions d \
+             JOIN appeals a ON a.id = d.appeal_id WHERE a.tenant_id = $1 AND d.appeal_id = $2 \
+             ORDER BY d.id",
+        )
+        .bind(tenant)
+        .bind(appeal_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DecisionRow {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    department: r.try_get("department")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appeals of a tenant matching `q`, ascending by id (keyset paging).
+    pub async fn list_appeals(&self, tenant: &str, q: &AppealQuery) -> Result<Vec<Appeal>> {
+        let mut sql = format!("{APPEAL_SELECT} WHERE tenant_id = $1");
+        let mut n = 1;
+        let mut next = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&clause.replace('?', &format!("${n}")));
+        };
+        if q.status.is_some() {
+            next(&mut sql, " AND status = ?");
+        }
+        if q.department.is_some() {
+            next(&mut sql, " AND department = ?");
+        }
+        if q.since.is_some() {
+            next(&mut sql, " AND received_at >= ?");
+        }
+        if q.after_id.is_some() {
+            next(&mut sql, " AND id > ?");
+        }
+        next(&mut sql, " ORDER BY id LIMIT ?");
+        let mut query = sqlx::query(&sql).bind(tenant);
+        if let Some(s) = q.status {
+            query = query.bind(s.as_str());
+        }
+        if let Some(d) = &q.department {
+            query = query.bind(d.as_str());
+        }
+        if let Some(s) = q.since {
+            query = query.bind(s);
+        }
+        if let Some(a) = q.after_id {
+            query = query.bind(a);
+        }
+        let rows = query.bind(q.limit.clamp(1, 1000)).fetch_all(&self.pool).await?;
+        rows.iter().map(appeal_from_row).collect()
+    }
+
+    /// Appends an event that concerns no single appeal (e.g. a model refit) to
+    /// the audit log.
+    pub async fn record_event(
+        &self,
+        tenant: &str,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        append_audit(&mut conn, tenant, None, actor, action, detail).await
+    }
+}
+
+async fn enqueue(conn: &mut sqlx::AnyConnection, appeal_id: i64, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
+        .bind(appeal_id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
