@@ -206,7 +206,7 @@ fn read_csv(
         let get = |i: usize| at[i].and_then(|j| record.get(j));
         let fields: [Option<&str>; 8] = std::array::from_fn(get);
         b.push(row, fields)?;
-        if row % 4096 == 0 {
+        if row.is_multiple_of(4096) {
             bar.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
         }
     }
@@ -324,7 +324,7 @@ fn read_jsonl(
         }
         let fields: [Option<&str>; 8] = std::array::from_fn(|i| owned[i].as_deref());
         b.push(row, fields)?;
-        if row % 4096 == 0 {
+        if row.is_multiple_of(4096) {
             bar.set_position(bytes);
         }
     }

@@ -5,6 +5,9 @@
 pub mod engine;
 pub mod error;
 pub mod input;
+pub mod metrics;
+pub mod outcome;
 pub mod progress;
 pub mod router;
+pub mod split;
 pub mod timeparse;

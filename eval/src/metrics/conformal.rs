@@ -1,0 +1,31 @@
+//! Conformal prediction sets: empirical coverage and size.
+
+use super::ratio;
+use crate::outcome::Outcome;
+
+/// Share of examples whose true department is in the prediction set.
+pub fn coverage(outcomes: &[Outcome]) -> f64 {
+    ratio(
+        outcomes.iter().filter(|o| o.in_set()).count(),
+        outcomes.len(),
+    )
+}
+
+/// Mean number of departments in the prediction set.
+pub fn mean_set_size(outcomes: &[Outcome]) -> f64 {
+    ratio(outcomes.iter().map(|o| o.set.len()).sum(), outcomes.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::fixture::six;
+
+    #[test]
+    fn coverage_and_size_by_hand() {
+        // Truth in set: #1, #2, #3, #5 (not #4: C not in B A; not #6: B not in C A) -> 4/6.
+        // Sizes 1+2+1+2+1+2 = 9 -> 1.5.
+        assert!((coverage(&six()) - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(mean_set_size(&six()), 1.5);
+    }
+}
