@@ -89,7 +89,7 @@ impl FromStr for AppealStatus {
 }
 
 /// What an appeal says: everything but its record id.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AppealData {
     /// Owning tenant.
     pub tenant_id: String,
@@ -116,7 +116,7 @@ pub struct AppealData {
 }
 
 /// A stored appeal: its record id and what it says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Appeal {
     /// Record id (also the vector-index point id).
     pub id: i64,

@@ -90,6 +90,18 @@ impl Record {
         Ok(())
     }
 
+    /// The appeal a portal submitted under `external_id`, if any.
+    pub async fn appeal_by_external(&self, tenant: &str, external_id: &str) -> Result<Option<Appeal>> {
+        let row = sqlx::query(&format!(
+            "{APPEAL_SELECT} WHERE tenant_id = $1 AND external_id = $2"
+        ))
+        .bind(tenant)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| appeal_from_row(&r)).transpose()
+    }
+
     /// The latest suggestion (decision JSON) for an appeal.
     pub async fn latest_suggestion(&self, tenant: &str, appeal_id: i64) -> Result<Option<String>> {
         let row = sqlx::query(

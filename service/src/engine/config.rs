@@ -1,0 +1,62 @@
+//! Configuration of the routing engine (flags with env twins, documented defaults).
+
+use clap::Args;
+use triage_domain::routing::RoutingParams;
+
+/// How routing behaves; every flag has an `APPEAL_TRIAGE_*` env twin.
+#[derive(Debug, Clone, Args)]
+pub struct RoutingConfig {
+    /// Nearest confirmed cases consulted per appeal.
+    #[arg(long, env = "APPEAL_TRIAGE_KNN_K", default_value_t = 40, global = true)]
+    pub knn_k: usize,
+    /// Similar past cases returned as evidence.
+    #[arg(long, env = "APPEAL_TRIAGE_EVIDENCE_CASES", default_value_t = 5, global = true)]
+    pub evidence_cases: usize,
+    /// Window (days) in which a near-identical appeal from the same place is a duplicate.
+    #[arg(long, env = "APPEAL_TRIAGE_DUPLICATE_DAYS", default_value_t = 14, global = true)]
+    pub duplicate_days: i64,
+    /// Cosine similarity at or above which two appeals are near-identical.
+    #[arg(long, env = "APPEAL_TRIAGE_DUPLICATE_SIMILARITY", default_value_t = 0.97, global = true)]
+    pub duplicate_similarity: f32,
+    /// Similarity at which appeals count towards a campaign.
+    #[arg(long, env = "APPEAL_TRIAGE_CAMPAIGN_SIMILARITY", default_value_t = 0.95, global = true)]
+    pub campaign_similarity: f32,
+    /// Near-identical appeals in the window (this one included) that make a campaign.
+    #[arg(long, env = "APPEAL_TRIAGE_CAMPAIGN_MIN", default_value_t = 5, global = true)]
+    pub campaign_min: usize,
+    /// Most recent confirmed cases held out to calibrate confidence and prediction sets.
+    #[arg(long, env = "APPEAL_TRIAGE_CALIBRATION_CASES", default_value_t = 2000, global = true)]
+    pub calibration_cases: usize,
+    /// Refit the routing head after this many new confirmed cases.
+    #[arg(long, env = "APPEAL_TRIAGE_REFIT_AFTER", default_value_t = 500, global = true)]
+    pub refit_after: u64,
+    /// Most recent confirmed cases the head is fitted on (bounds memory and time).
+    #[arg(long, env = "APPEAL_TRIAGE_HEAD_MAX_CASES", default_value_t = 200_000, global = true)]
+    pub head_max_cases: usize,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            knn_k: 40,
+            evidence_cases: 5,
+            duplicate_days: 14,
+            duplicate_similarity: 0.97,
+            campaign_similarity: 0.95,
+            campaign_min: 5,
+            calibration_cases: 2000,
+            refit_after: 500,
+            head_max_cases: 200_000,
+        }
+    }
+}
+
+impl RoutingConfig {
+    /// The domain scorer's parameters.
+    pub fn params(&self) -> RoutingParams {
+        RoutingParams {
+            knn_k: self.knn_k,
+            ..RoutingParams::default()
+        }
+    }
+}

@@ -1,0 +1,647 @@
+//! The routing engine: takes an appeal, records it, routes it, and learns from
+//! every supervisor decision.
+//!
+//! It orchestrates; it decides nothing itself. Decisions come from the domain
+//! crate ([`triage_domain::routing`]), storage from the [`CaseMemory`]. The HTTP
+//! layer, the CLI and the eval tool all drive this one type.
+
+mod annotate;
+mod config;
+mod error;
+mod route;
+mod state;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use triage_domain::routing::{Calibration, Scorer};
+use triage_domain::{Place, RouteInput, RoutingDecision};
+use triage_models::{Embedder, Role};
+
+use crate::config::ModelConfig;
+use crate::datadir::DataDir;
+use crate::index::config::{open_index, IndexConfig};
+use crate::memory::CaseMemory;
+use crate::record::{
+    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, Record,
+    Tenant,
+};
+
+pub use config::RoutingConfig;
+pub use error::EngineError;
+pub use state::{TenantModel, TenantState};
+
+/// Result alias of the engine.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+/// Everything needed to open an engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Model and data directory.
+    pub model: ModelConfig,
+    /// Which vector index.
+    pub index: IndexConfig,
+    /// System of record URL; default: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// Routing behaviour.
+    pub routing: RoutingConfig,
+}
+
+/// An appeal as a portal submits it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewAppeal {
+    /// The portal's id for the appeal (makes submission idempotent).
+    pub external_id: Option<String>,
+    /// The appeal text as written.
+    pub text: String,
+    /// Where it is about.
+    #[serde(default)]
+    pub place: Place,
+    /// Channel (portal, email, open311...).
+    pub channel: Option<String>,
+    /// Applicant category (may make it privileged).
+    pub applicant_category: Option<String>,
+    /// Received at (unix ms); default: now.
+    pub received_at: Option<i64>,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submission {
+    /// Appeal id in the record.
+    pub appeal_id: i64,
+    /// False when the external id was already known (nothing changed).
+    pub created: bool,
+    /// Status after routing.
+    pub status: AppealStatus,
+    /// The routing decision.
+    pub decision: RoutingDecision,
+}
+
+/// An appeal with its latest suggestion and the decisions taken on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppealView {
+    /// The stored appeal.
+    pub appeal: Appeal,
+    /// The latest routing decision, if routed.
+    pub suggestion: Option<RoutingDecision>,
+    /// Decisions and reroutes, oldest first.
+    pub decisions: Vec<DecisionRow>,
+}
+
+/// What readiness probes report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Readiness {
+    /// Model loaded (always true once the engine exists).
+    pub model: bool,
+    /// System of record answers.
+    pub record: bool,
+    /// Vector index answers.
+    pub index: bool,
+}
+
+impl Readiness {
+    /// All parts ready.
+    pub fn ok(&self) -> bool {
+        self.model && self.record && self.index
+    }
+}
+
+/// The routing engine. Share it as `Arc<Engine>`.
+pub struct Engine {
+    memory: Arc<CaseMemory>,
+    routing: RoutingConfig,
+    scorer: Scorer,
+    tenants: RwLock<HashMap<String, Arc<TenantState>>>,
+    _datadir: Option<DataDir>,
+}
+
+impl Engine {
+    /// Opens the data directory (locked against a second process), the record,
+    /// the index and the model, then replays the outbox.
+    pub async fn open(cfg: &EngineConfig) -> Result<Arc<Self>> {
+        let datadir = DataDir::open(&cfg.model.data_dir)
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let url = cfg
+            .database_url
+            .clone()
+            .unwrap_or_else(|| datadir.record_url());
+        let record = Record::open(&url).await?;
+        let model_dir: PathBuf = cfg.model.model_dir();
+        let options = cfg.model.embedder_options();
+        let embedder = tokio::task::spawn_blocking(move || Embedder::load(&model_dir, options))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .map_err(|e| EngineError::Unavailable(format!("model: {e}")))?;
+        let index = open_index(&cfg.index, &datadir.index_dir(), embedder.dim()).await?;
+        let memory = CaseMemory::new(record, index, Arc::new(embedder));
+        let engine = Self::with_memory(Arc::new(memory), cfg.routing.clone(), Some(datadir));
+        let replayed = engine.memory.drain_outbox(&HashMap::new()).await?;
+        if replayed > 0 {
+            tracing::info!(replayed, "outbox replayed into the index");
+        }
+        Ok(Arc::new(engine))
+    }
+
+    /// An engine over an already opened case memory.
+    pub fn with_memory(
+        memory: Arc<CaseMemory>,
+        routing: RoutingConfig,
+        datadir: Option<DataDir>,
+    ) -> Self {
+        Self {
+            memory,
+            scorer: Scorer::new(routing.params()),
+            routing,
+            tenants: RwLock::new(HashMap::new()),
+            _datadir: datadir,
+        }
+    }
+
+    /// The case memory.
+    pub fn memory(&self) -> &Arc<CaseMemory> {
+        &self.memory
+    }
+
+    /// Routing configuration.
+    pub fn routing(&self) -> &RoutingConfig {
+        &self.routing
+    }
+
+    /// Whether the model and stores answer.
+    pub async fn ready(&self) -> Readiness {
+        Readiness {
+            model: true,
+            record: self.memory.record().ping().await,
+            index: self.memory.index().snapshot().await.is_ok(),
+        }
+    }
+
+    async fn tenant(&self, tenant: &str) -> Result<Tenant> {
+        self.memory
+            .record()
+            .tenant(tenant)
+            .await?
+            .ok_or_else(|| EngineError::UnknownTenant(tenant.to_string()))
+    }
+
+    /// The learned state of a tenant, loaded from the index on first use.
+    pub async fn state(&self, tenant: &str) -> Result<Arc<TenantState>> {
+        if let Some(s) = self.tenants.read().ok().and_then(|m| m.get(tenant).cloned()) {
+            return Ok(s);
+        }
+        let cases = state::confirmed_cases(&self.memory, tenant, usize::MAX).await?;
+        let fresh = Arc::new(TenantState::default());
+        *fresh.areas.write().expect("fresh lock") = state::areas_of(&cases);
+        fresh.confirmed.store(cases.len() as u64, Ordering::Relaxed);
+        let mut map = self
+            .tenants
+            .write()
+            .map_err(|_| EngineError::Internal("tenant state lock poisoned".into()))?;
+        Ok(map.entry(tenant.to_string()).or_insert(fresh).clone())
+    }
+
+    /// Refits the tenant's head and calibration from the stored cases and swaps
+    /// them in. Runs off the request path (call it from a background task).
+    pub async fn refit(&self, tenant: &str) -> Result<Arc<TenantModel>> {
+        let t = self.tenant(tenant).await?;
+        let state = self.state(tenant).await?;
+        if state.refitting.swap(true, Ordering::AcqRel) {
+            return Ok(state.model());
+        }
+        let result = self.refit_inner(&t, &state).await;
+        state.refitting.store(false, Ordering::Release);
+        result
+    }
+
+    async fn refit_inner(&self, t: &Tenant, state: &Arc<TenantState>) -> Result<Arc<TenantModel>> {
+        let started = std::time::Instant::now();
+        state.since_refit.store(0, Ordering::Relaxed);
+        let cases = state::confirmed_cases(&self.memory, &t.id, self.routing.head_max_cases).await?;
+        let n = cases.len();
+        let held = if n >= 100 {
+            self.routing.calibration_cases.min(n / 5)
+        } else {
+            0
+        };
+        let cases = Arc::new(cases);
+        let calibration = if held > 0 {
+            let train_end = n - held;
+            let c = cases.clone();
+            let head_a = tokio::task::spawn_blocking(move || state::fit_head(&c[..train_end]))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            let areas_a = state::areas_of(&cases[..train_end]);
+            let cal = state::calibration_cases(
+                &self.memory,
+                &t.id,
+                &self.scorer,
+                head_a.as_ref(),
+                &areas_a,
+                &cases[train_end..],
+                train_end as u64,
+            )
+            .await?;
+            Calibration::fit(&cal, t.alpha)
+        } else {
+            Calibration {
+                alpha: t.alpha,
+                ..Calibration::default()
+            }
+        };
+        let c = cases.clone();
+        let head = tokio::task::spawn_blocking(move || state::fit_head(&c))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        *state.areas.write().expect("areas lock") = state::areas_of(&cases);
+        state.confirmed.store(n as u64, Ordering::Relaxed);
+        let version = state.model().version + 1;
+        let model = Arc::new(TenantModel {
+            head: head.map(Arc::new),
+            calibration,
+            version,
+            fitted_on: n,
+        });
+        *state.model.write().expect("model lock") = model.clone();
+        let detail = serde_json::json!({
+            "version": version,
+            "cases": n,
+            "held_out": held,
+            "temperature": model.calibration.temperature,
+            "conformal_q": model.calibration.conformal_q,
+            "alpha": model.calibration.alpha,
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        self.memory
+            .record()
+            .record_event(&t.id, "router", "model.refit", &detail.to_string())
+            .await?;
+        tracing::info!(tenant = %t.id, version, cases = n, "routing model refitted");
+        Ok(model)
+    }
+
+    fn maybe_refit(self: &Arc<Self>, tenant: &str, state: &TenantState) {
+        if state.since_refit.load(Ordering::Relaxed) >= self.routing.refit_after
+            && !state.refitting.load(Ordering::Acquire)
+        {
+            let engine = self.clone();
+            let tenant = tenant.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = engine.refit(&tenant).await {
+                    tracing::warn!(tenant = %tenant, error = %e, "background refit failed");
+                }
+            });
+        }
+    }
+
+    fn validate(&self, a: &NewAppeal) -> Result<()> {
+        if a.text.trim().is_empty() {
+            return Err(EngineError::InvalidInput("text is empty".into()));
+        }
+        let limit = self.memory.embedder().options().max_text_bytes;
+        if a.text.len() > limit {
+            return Err(EngineError::InvalidInput(format!(
+                "text is {} bytes; the limit is {limit}",
+                a.text.len()
+            )));
+        }
+        if a.text.contains('\0') {
+            return Err(EngineError::InvalidInput("text contains a NUL character".into()));
+        }
+        if let (Some(lat), Some(lon)) = (a.place.lat, a.place.lon) {
+            if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+                return Err(EngineError::InvalidInput(format!(
+                    "place: latitude {lat} / longitude {lon} out of range"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an appeal, routes it and stores the suggestion. Idempotent on the
+    /// external id: a repeat returns the stored appeal and its suggestion.
+    pub async fn submit(self: &Arc<Self>, tenant: &str, a: NewAppeal, actor: &str) -> Result<Submission> {
+        let mut out = self.submit_batch(tenant, vec![a], actor).await?;
+        out.pop()
+            .unwrap_or_else(|| Err(EngineError::Internal("empty batch result".into())))
+    }
+
+    /// Submits many appeals, embedding them together. Each gets its own result.
+    pub async fn submit_batch(
+        self: &Arc<Self>,
+        tenant: &str,
+        appeals: Vec<NewAppeal>,
+        actor: &str,
+    ) -> Result<Vec<Result<Submission>>> {
+        let t = self.tenant(tenant).await?;
+        let mut results: Vec<Option<Result<Submission>>> = Vec::with_capacity(appeals.len());
+        let mut todo: Vec<(usize, NewAppeal, String)> = Vec::new();
+        for (i, a) in appeals.into_iter().enumerate() {
+            if let Err(e) = self.validate(&a) {
+                results.push(Some(Err(e)));
+                continue;
+            }
+            if let Some(ext) = &a.external_id {
+                if let Some(existing) = self.memory.record().appeal_by_external(tenant, ext).await? {
+                    results.push(Some(self.existing_submission(tenant, existing).await));
+                    continue;
+                }
+            }
+            results.push(None);
+            let redacted = triage_domain::pii::redact(&a.text).text;
+            todo.push((i, a, redacted));
+        }
+        if todo.is_empty() {
+            return Ok(results.into_iter().map(|r| r.expect("filled")).collect());
+        }
+        let vectors = self
+            .memory
+            .embed(todo.iter().map(|(_, _, r)| r.clone()).collect(), Role::Query)
+            .await?;
+        let mut known = HashMap::new();
+        for ((i, a, redacted), vector) in todo.into_iter().zip(vectors) {
+            let r = self.submit_one(&t, a, redacted, &vector, actor).await;
+            if let Ok(s) = &r {
+                known.insert(s.appeal_id, vector);
+            }
+            results[i] = Some(r);
+        }
+        self.memory.drain_outbox(&known).await?;
+        Ok(results.into_iter().map(|r| r.expect("filled")).collect())
+    }
+
+    async fn submit_one(
+        &self,
+        t: &Tenant,
+        a: NewAppeal,
+        redacted: String,
+        vector: &[f32],
+        actor: &str,
+    ) -> Result<Submission> {
+        let received_at = a.received_at.unwrap_or_else(now_ms);
+        let input = RouteInput {
+            tenant: t.id.clone(),
+            text: redacted.clone(),
+            place: a.place.clone(),
+            received_at,
+            channel: a.channel.clone(),
+            applicant_category: a.applicant_category.clone(),
+        };
+        let language = triage_domain::language::detect(&redacted).as_str().to_string();
+        let data = AppealData {
+            tenant_id: t.id.clone(),
+            external_id: a.external_id,
+            text: a.text,
+            redacted_text: redacted,
+            language: Some(language),
+            place: a.place,
+            channel: a.channel,
+            applicant_category: a.applicant_category,
+            received_at,
+            status: AppealStatus::Received,
+            department: None,
+        };
+        let inserted = self.memory.record().insert_appeal(&data, actor).await?;
+        if !inserted.created {
+            let existing = self
+                .memory
+                .record()
+                .appeal(&t.id, inserted.id)
+                .await?
+                .ok_or(EngineError::UnknownAppeal(inserted.id))?;
+            return self.existing_submission(&t.id, existing).await;
+        }
+        let decision = self
+            .route_vector(t, &input, vector, Some(inserted.id))
+            .await?;
+        let (status, department) = match decision.decision {
+            triage_domain::Outcome::AutoRouted => {
+                (AppealStatus::AutoRouted, decision.department.clone())
+            }
+            triage_domain::Outcome::NeedsReview => (AppealStatus::NeedsReview, None),
+        };
+        let json = serde_json::to_string(&decision)
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.memory
+            .record()
+            .record_suggestion(
+                &t.id,
+                inserted.id,
+                &json,
+                self.memory.fingerprint(),
+                decision.model.case_memory_version,
+                status,
+                department.as_deref(),
+            )
+            .await?;
+        Ok(Submission {
+            appeal_id: inserted.id,
+            created: true,
+            status,
+            decision,
+        })
+    }
+
+    async fn existing_submission(&self, tenant: &str, existing: Appeal) -> Result<Submission> {
+        let suggestion = self.suggestion(tenant, existing.id).await?;
+        let decision = suggestion.ok_or_else(|| {
+            EngineError::Conflict(format!(
+                "appeal {} is recorded but not routed yet; retry shortly",
+                existing.id
+            ))
+        })?;
+        Ok(Submission {
+            appeal_id: existing.id,
+            created: false,
+            status: existing.data.status,
+            decision,
+        })
+    }
+
+    async fn suggestion(&self, tenant: &str, id: i64) -> Result<Option<RoutingDecision>> {
+        match self.memory.record().latest_suggestion(tenant, id).await? {
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| EngineError::Internal(format!("stored suggestion: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Routes an appeal without storing anything (shadow mode, previews).
+    pub async fn preview(&self, tenant: &str, a: &NewAppeal) -> Result<RoutingDecision> {
+        self.validate(a)?;
+        let t = self.tenant(tenant).await?;
+        let redacted = triage_domain::pii::redact(&a.text).text;
+        let vector = self
+            .memory
+            .embed(vec![redacted.clone()], Role::Query)
+            .await?
+            .pop()
+            .ok_or_else(|| EngineError::Internal("no vector".into()))?;
+        let input = RouteInput {
+            tenant: t.id.clone(),
+            text: redacted,
+            place: a.place.clone(),
+            received_at: a.received_at.unwrap_or_else(now_ms),
+            channel: a.channel.clone(),
+            applicant_category: a.applicant_category.clone(),
+        };
+        self.route_vector(&t, &input, &vector, None).await
+    }
+
+    /// The appeal with its suggestion and decisions.
+    pub async fn appeal(&self, tenant: &str, id: i64) -> Result<Option<AppealView>> {
+        let Some(appeal) = self.memory.record().appeal(tenant, id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.view(tenant, appeal).await?))
+    }
+
+    async fn view(&self, tenant: &str, appeal: Appeal) -> Result<AppealView> {
+        let suggestion = self.suggestion(tenant, appeal.id).await?;
+        let decisions = self.memory.record().decisions(tenant, appeal.id).await?;
+        Ok(AppealView {
+            appeal,
+            suggestion,
+            decisions,
+        })
+    }
+
+    /// Appeals matching the query (paged by id).
+    pub async fn list(&self, tenant: &str, q: AppealQuery) -> Result<Vec<AppealView>> {
+        self.tenant(tenant).await?;
+        let appeals = self.memory.record().list_appeals(tenant, &q).await?;
+        let mut out = Vec::with_capacity(appeals.len());
+        for a in appeals {
+            out.push(self.view(tenant, a).await?);
+        }
+        Ok(out)
+    }
+
+    /// Whether routing knows `department` for the tenant (catalogue or history).
+    async fn known_department(&self, tenant: &str, department: &str) -> Result<bool> {
+        let catalogue = self.memory.record().departments(tenant).await?;
+        if let Some(d) = catalogue.iter().find(|d| d.code == department) {
+            return Ok(d.active);
+        }
+        let state = self.state(tenant).await?;
+        let in_history = state
+            .areas
+            .read()
+            .map(|a| a.department_total(department) > 0)
+            .unwrap_or(false);
+        let in_head = state
+            .model()
+            .head
+            .as_ref()
+            .is_some_and(|h| h.classes.iter().any(|c| c == department));
+        Ok(in_history || in_head)
+    }
+
+    /// A supervisor accepts or overrides the suggestion. The decision is in the
+    /// case memory (record and index) before this returns, so the very next
+    /// similar appeal is routed with it.
+    pub async fn decide(
+        self: &Arc<Self>,
+        tenant: &str,
+        id: i64,
+        department: &str,
+        comment: Option<&str>,
+        actor: &str,
+    ) -> Result<AppealView> {
+        if department.trim().is_empty() {
+            return Err(EngineError::InvalidInput("department is empty".into()));
+        }
+        let before = self
+            .memory
+            .record()
+            .appeal(tenant, id)
+            .await?
+            .ok_or(EngineError::UnknownAppeal(id))?;
+        if !self.known_department(tenant, department).await? {
+            return Err(EngineError::UnknownDepartment(department.to_string()));
+        }
+        let suggested = self
+            .suggestion(tenant, id)
+            .await?
+            .and_then(|s| s.department);
+        let kind = if suggested.as_deref() == Some(department) {
+            "accept"
+        } else {
+            "override"
+        };
+        let after = self
+            .memory
+            .record()
+            .record_decision(tenant, id, kind, department, comment, actor)
+            .await?;
+        self.memory.drain_outbox(&HashMap::new()).await?;
+        let state = self.state(tenant).await?;
+        let was_confirmed = matches!(
+            before.data.status,
+            AppealStatus::Decided | AppealStatus::Imported
+        );
+        let replaced = if was_confirmed {
+            before.data.department.as_deref()
+        } else {
+            None
+        };
+        state.confirm(department, after.data.place.district.as_deref(), replaced);
+        self.maybe_refit(tenant, &state);
+        self.view(tenant, after).await
+    }
+
+    /// A department sends the appeal back as not competent; it returns to review.
+    pub async fn reroute(
+        self: &Arc<Self>,
+        tenant: &str,
+        id: i64,
+        reason: &str,
+        actor: &str,
+    ) -> Result<AppealView> {
+        if reason.trim().is_empty() {
+            return Err(EngineError::InvalidInput("a reroute needs a reason".into()));
+        }
+        let before = self
+            .memory
+            .record()
+            .appeal(tenant, id)
+            .await?
+            .ok_or(EngineError::UnknownAppeal(id))?;
+        if matches!(before.data.status, AppealStatus::Received) {
+            return Err(EngineError::Conflict(format!("appeal {id} is not routed yet")));
+        }
+        let after = self
+            .memory
+            .record()
+            .record_reroute(tenant, id, reason, actor)
+            .await?;
+        self.memory.drain_outbox(&HashMap::new()).await?;
+        if matches!(before.data.status, AppealStatus::Decided | AppealStatus::Imported) {
+            if let Some(d) = &before.data.department {
+                let state = self.state(tenant).await?;
+                state.unconfirm(d, before.data.place.district.as_deref());
+            }
+        }
+        self.view(tenant, after).await
+    }
+
+    /// The audit trail of an appeal.
+    pub async fn history(&self, tenant: &str, id: i64) -> Result<Vec<AuditEntry>> {
+        if self.memory.record().appeal(tenant, id).await?.is_none() {
+            return Err(EngineError::UnknownAppeal(id));
+        }
+        Ok(self.memory.record().audit_trail(tenant, id).await?)
+    }
+
+    /// Forgets the learned state of a tenant (after a bulk import), so it is
+    /// rebuilt from the index on next use.
+    pub fn invalidate(&self, tenant: &str) {
+        if let Ok(mut m) = self.tenants.write() {
+            m.remove(tenant);
+        }
+    }
+}

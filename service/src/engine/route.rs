@@ -1,0 +1,288 @@
+//! Routing one appeal: neighbours from the case memory, the tenant's learned
+//! state, the domain scorer, calibration, and the decision with its evidence.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use triage_domain::routing::calibration::softmax_t;
+use triage_domain::routing::{DepartmentInfo, Neighbour, ScoreInput, Scored};
+use triage_domain::{
+    Alternative, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput, RoutingDecision, Signal,
+};
+use triage_models::Role;
+
+use crate::index::{CaseFilter, Hit};
+use crate::memory::confirmed_statuses;
+use crate::record::{Department, Tenant};
+
+use super::state::TenantState;
+use super::{Engine, EngineError};
+
+/// Departments shown as alternatives.
+const ALTERNATIVES: usize = 5;
+/// Characters of a past case shown as evidence.
+const SNIPPET_CHARS: usize = 240;
+
+impl Engine {
+    /// Routes an appeal whose embedding is `vector`. Reads only; `exclude` is
+    /// the appeal's own id when it is already stored.
+    pub async fn route_vector(
+        &self,
+        tenant: &Tenant,
+        input: &RouteInput,
+        vector: &[f32],
+        exclude: Option<i64>,
+    ) -> Result<RoutingDecision, EngineError> {
+        let state = self.state(&tenant.id).await?;
+        let model = state.model();
+        let departments = self.memory.record().departments(&tenant.id).await?;
+        let filter = CaseFilter {
+            statuses: confirmed_statuses(),
+            ..CaseFilter::tenant(&tenant.id)
+        };
+        let hits = self
+            .memory
+            .search(vector, filter, self.routing.knn_k + 1)
+            .await?;
+        let neighbours: Vec<Neighbour> = hits
+            .iter()
+            .filter(|h| Some(h.id as i64) != exclude)
+            .filter_map(|h| {
+                Some(Neighbour {
+                    id: h.id as i64,
+                    department: h.payload.department.clone()?,
+                    district: h.payload.district.clone(),
+                    similarity: h.score,
+                    received_at: h.payload.received_at,
+                })
+            })
+            .take(self.routing.knn_k)
+            .collect();
+        let infos = self.department_infos(&state, &departments, vector).await?;
+        let areas = state.areas.read().map(|a| a.clone()).unwrap_or_default();
+        let scored = self.scorer.score(&ScoreInput {
+            neighbours: &neighbours,
+            head: model.head.as_deref().map(|h| (h, vector)),
+            district: input.place.district.as_deref(),
+            departments: &infos,
+            areas: &areas,
+            confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
+        });
+        let probs = softmax_t(&scored.scores, model.calibration.temperature);
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        let top = order.first().copied();
+        let department = top.map(|i| scored.candidates[i].clone());
+        let confidence = top.map_or(0.0, |i| probs[i]);
+        let alternatives = order
+            .iter()
+            .take(ALTERNATIVES)
+            .map(|&i| Alternative {
+                department: scored.candidates[i].clone(),
+                probability: probs[i],
+            })
+            .collect();
+        let prediction_set = model
+            .calibration
+            .prediction_set(&probs)
+            .members
+            .into_iter()
+            .map(|i| scored.candidates[i].clone())
+            .collect();
+        let threshold = department
+            .as_deref()
+            .and_then(|d| departments.iter().find(|x| x.code == d))
+            .and_then(|d| d.auto_threshold)
+            .unwrap_or(tenant.auto_threshold);
+        let decision = if department.is_some() && confidence >= threshold {
+            Outcome::AutoRouted
+        } else {
+            Outcome::NeedsReview
+        };
+        let evidence = Evidence {
+            cases: self.evidence(&neighbours).await?,
+            signals: top.map(|i| signals(&scored, i)).unwrap_or_default(),
+        };
+        let (duplicate_of, campaign) = self.duplicates(&tenant.id, input, vector, exclude).await?;
+        let language = triage_domain::language::detect(&input.text).as_str().to_string();
+        Ok(RoutingDecision {
+            department,
+            confidence,
+            alternatives,
+            prediction_set,
+            decision,
+            evidence,
+            language,
+            urgency: self.urgency(input),
+            duplicate_of,
+            campaign,
+            deadlines: self.deadlines(tenant, input),
+            model: ModelStamp {
+                fingerprint: self.memory.fingerprint().to_string(),
+                case_memory_version: self.memory.index().version(),
+                head_version: model.version,
+            },
+        })
+    }
+
+    /// Catalogue entries with the appeal's similarity to each description.
+    async fn department_infos(
+        &self,
+        state: &Arc<TenantState>,
+        departments: &[Department],
+        vector: &[f32],
+    ) -> Result<Vec<DepartmentInfo>, EngineError> {
+        let stale: Vec<(String, String)> = {
+            let cached = state.descriptions.read().map(|c| c.clone()).unwrap_or_default();
+            departments
+                .iter()
+                .filter(|d| !d.description.trim().is_empty())
+                .filter(|d| cached.get(&d.code).map(|(t, _)| t) != Some(&d.description))
+                .map(|d| (d.code.clone(), d.description.clone()))
+                .collect()
+        };
+        if !stale.is_empty() {
+            let texts = stale.iter().map(|(_, t)| t.clone()).collect();
+            let vectors = self.memory.embed(texts, Role::Passage).await?;
+            if let Ok(mut c) = state.descriptions.write() {
+                for ((code, text), v) in stale.into_iter().zip(vectors) {
+                    c.insert(code, (text, v));
+                }
+            }
+        }
+        let cached = state.descriptions.read().map(|c| c.clone()).unwrap_or_default();
+        Ok(departments
+            .iter()
+            .map(|d| DepartmentInfo {
+                code: d.code.clone(),
+                active: d.active,
+                areas: d.areas.clone(),
+                description_similarity: cached
+                    .get(&d.code)
+                    .filter(|(t, _)| *t == d.description)
+                    .map(|(_, v)| triage_models::cosine(v, vector)),
+            })
+            .collect())
+    }
+
+    /// The best neighbours with redacted snippets from the record.
+    async fn evidence(&self, neighbours: &[Neighbour]) -> Result<Vec<EvidenceCase>, EngineError> {
+        let top: Vec<&Neighbour> = neighbours.iter().take(self.routing.evidence_cases).collect();
+        let mut ids: Vec<i64> = top.iter().map(|n| n.id).collect();
+        ids.sort_unstable();
+        let texts: HashMap<i64, String> = self
+            .memory
+            .record()
+            .appeals_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.data.redacted_text))
+            .collect();
+        Ok(top
+            .into_iter()
+            .map(|n| EvidenceCase {
+                id: n.id,
+                snippet: texts
+                    .get(&n.id)
+                    .map(|t| snippet(t))
+                    .unwrap_or_default(),
+                department: Some(n.department.clone()),
+                similarity: n.similarity,
+                received_at: n.received_at,
+                district: n.district.clone(),
+            })
+            .collect())
+    }
+
+    /// A near-identical appeal from the same place within the window, and the
+    /// campaign (group of many near-identical appeals) this one belongs to.
+    async fn duplicates(
+        &self,
+        tenant: &str,
+        input: &RouteInput,
+        vector: &[f32],
+        exclude: Option<i64>,
+    ) -> Result<(Option<i64>, Option<String>), EngineError> {
+        let window = self.routing.duplicate_days.max(0) * 86_400_000;
+        let filter = CaseFilter {
+            received_from: Some(input.received_at - window),
+            received_before: Some(input.received_at + 1),
+            ..CaseFilter::tenant(tenant)
+        };
+        let hits: Vec<Hit> = self
+            .memory
+            .search(vector, filter, 32)
+            .await?
+            .into_iter()
+            .filter(|h| Some(h.id as i64) != exclude)
+            .collect();
+        let same_place = |h: &Hit| match (&input.place.district, &h.payload.district) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        let duplicate_of = hits
+            .iter()
+            .filter(|h| h.score >= self.routing.duplicate_similarity && same_place(h))
+            .map(|h| h.id as i64)
+            .min();
+        let campaign_members: Vec<i64> = hits
+            .iter()
+            .filter(|h| h.score >= self.routing.campaign_similarity)
+            .map(|h| h.id as i64)
+            .collect();
+        let campaign = (campaign_members.len() + 1 >= self.routing.campaign_min.max(2))
+            .then(|| campaign_members.iter().min().map(|id| format!("c{id}")))
+            .flatten();
+        Ok((duplicate_of, campaign))
+    }
+}
+
+fn snippet(text: &str) -> String {
+    let mut s: String = text.chars().take(SNIPPET_CHARS).collect();
+    if text.chars().count() > SNIPPET_CHARS {
+        s.push('…');
+    }
+    s
+}
+
+/// What each signal said about the chosen candidate.
+fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let s = &scored.signals;
+    if let Some(p) = &s.knn {
+        out.push(Signal {
+            name: "text_neighbours".into(),
+            probability: p[i],
+            note: "similarity-weighted votes of the nearest confirmed cases".into(),
+        });
+    }
+    if let Some(p) = &s.head {
+        out.push(Signal {
+            name: "text_model".into(),
+            probability: p[i],
+            note: "softmax model over the text embedding, fitted on confirmed history".into(),
+        });
+    }
+    if let Some(f) = &s.place {
+        let note = if f[i] > 1.5 {
+            "department serves this district"
+        } else if f[i] < 0.2 {
+            "department rarely or never serves this district"
+        } else {
+            "department serves the whole area"
+        };
+        out.push(Signal {
+            name: "place".into(),
+            probability: f[i],
+            note: format!("{note} (likelihood ratio {:.2})", f[i]),
+        });
+    }
+    if let Some(p) = &s.descriptions {
+        out.push(Signal {
+            name: "descriptions".into(),
+            probability: p[i],
+            note: "similarity to the department's description (cold start)".into(),
+        });
+    }
+    out
+}

@@ -1,0 +1,218 @@
+//! What the engine has learned about each tenant, and how it is refitted.
+//!
+//! Area statistics change with every confirmed case at once (a counter update);
+//! the softmax head and the calibration are refitted in the background from the
+//! vectors already stored in the index (no re-embedding), versioned, and swapped
+//! in atomically; requests never wait for a fit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use triage_domain::routing::{
+    AreaStats, Calibration, HeadFitOptions, Neighbour, ScoreInput, Scorer, SoftmaxHead,
+};
+
+use crate::index::{CaseFilter, CasePoint};
+use crate::memory::{confirmed_statuses, CaseMemory};
+
+use super::EngineError;
+
+/// The fitted parts of a tenant's router.
+#[derive(Debug, Clone, Default)]
+pub struct TenantModel {
+    /// Softmax head over embeddings (`None` before the first fit).
+    pub head: Option<Arc<SoftmaxHead>>,
+    /// Temperature and conformal quantile.
+    pub calibration: Calibration,
+    /// Increases with every refit.
+    pub version: u64,
+    /// Confirmed cases the head was fitted on.
+    pub fitted_on: usize,
+}
+
+/// Learned state of one tenant.
+#[derive(Debug, Default)]
+pub struct TenantState {
+    /// Which departments serve which districts.
+    pub areas: RwLock<AreaStats>,
+    /// Confirmed cases known.
+    pub confirmed: AtomicU64,
+    /// Confirmations since the last refit.
+    pub since_refit: AtomicU64,
+    /// A refit is running.
+    pub refitting: AtomicBool,
+    /// Current fitted model.
+    pub model: RwLock<Arc<TenantModel>>,
+    /// Embedded department descriptions, by code (with the text they came from).
+    pub descriptions: RwLock<HashMap<String, (String, Vec<f32>)>>,
+}
+
+impl TenantState {
+    /// The model in force.
+    pub fn model(&self) -> Arc<TenantModel> {
+        self.model.read().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Counts a newly confirmed case (and un-counts the one it replaces).
+    pub fn confirm(&self, department: &str, district: Option<&str>, replaced: Option<&str>) {
+        if let Ok(mut a) = self.areas.write() {
+            if let Some(old) = replaced {
+                a.remove(old, district);
+            } else {
+                self.confirmed.fetch_add(1, Ordering::Relaxed);
+            }
+            a.add(department, district);
+        }
+        self.since_refit.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Un-counts a case that is no longer confirmed (rerouted).
+    pub fn unconfirm(&self, department: &str, district: Option<&str>) {
+        if let Ok(mut a) = self.areas.write() {
+            a.remove(department, district);
+        }
+        let _ = self
+            .confirmed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
+    }
+}
+
+/// Every confirmed case of a tenant with its vector, oldest first (at most `max`, newest kept).
+pub async fn confirmed_cases(
+    memory: &CaseMemory,
+    tenant: &str,
+    max: usize,
+) -> Result<Vec<CasePoint>, EngineError> {
+    let filter = CaseFilter {
+        statuses: confirmed_statuses(),
+        ..CaseFilter::tenant(tenant)
+    };
+    let mut out = Vec::new();
+    let mut offset = None;
+    loop {
+        let page = memory.index().scroll(filter.clone(), offset, 2048).await?;
+        out.extend(page.points.into_iter().filter(|p| p.payload.department.is_some()));
+        match page.next_offset {
+            Some(o) => offset = Some(o),
+            None => break,
+        }
+    }
+    out.sort_by_key(|p| (p.payload.received_at, p.id));
+    if out.len() > max {
+        out.drain(..out.len() - max);
+    }
+    Ok(out)
+}
+
+/// Area statistics of a set of cases.
+pub fn areas_of(cases: &[CasePoint]) -> AreaStats {
+    let mut a = AreaStats::new();
+    for c in cases {
+        if let Some(d) = &c.payload.department {
+            a.add(d, c.payload.district.as_deref());
+        }
+    }
+    a
+}
+
+/// Fits a head on cases (blocking; call from a blocking thread).
+pub fn fit_head(cases: &[CasePoint]) -> Option<SoftmaxHead> {
+    let mut classes: Vec<String> = cases
+        .iter()
+        .filter_map(|c| c.payload.department.clone())
+        .collect();
+    classes.sort();
+    classes.dedup();
+    let index: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let mut xs = Vec::with_capacity(cases.len());
+    let mut ys = Vec::with_capacity(cases.len());
+    for c in cases {
+        if let Some(d) = &c.payload.department {
+            xs.push(c.vector.as_slice());
+            ys.push(index[d.as_str()]);
+        }
+    }
+    SoftmaxHead::fit(&xs, &ys, classes.clone(), &HeadFitOptions::default())
+}
+
+/// Neighbours of a stored case among the cases received before it (so the
+/// calibration sees what routing saw when that case arrived).
+pub async fn neighbours_before(
+    memory: &CaseMemory,
+    tenant: &str,
+    case: &CasePoint,
+    k: usize,
+) -> Result<Vec<Neighbour>, EngineError> {
+    let filter = CaseFilter {
+        statuses: confirmed_statuses(),
+        received_before: Some(case.payload.received_at),
+        ..CaseFilter::tenant(tenant)
+    };
+    let hits = memory.search(&case.vector, filter, k + 1).await?;
+    Ok(hits
+        .into_iter()
+        .filter(|h| h.id != case.id)
+        .filter_map(|h| {
+            Some(Neighbour {
+                id: h.id as i64,
+                department: h.payload.department?,
+                district: h.payload.district,
+                similarity: h.score,
+                received_at: h.payload.received_at,
+            })
+        })
+        .take(k)
+        .collect())
+}
+
+/// Calibration cases: the scores routing gives the held-out recent cases with a
+/// head fitted without them, and the index of the truth among the candidates.
+pub async fn calibration_cases(
+    memory: &CaseMemory,
+    tenant: &str,
+    scorer: &Scorer,
+    head: Option<&SoftmaxHead>,
+    areas: &AreaStats,
+    held_out: &[CasePoint],
+    confirmed_before: u64,
+) -> Result<Vec<(Vec<f64>, usize)>, EngineError> {
+    let mut out = Vec::with_capacity(held_out.len());
+    for case in held_out {
+        let Some(truth) = case.payload.department.as_deref() else {
+            continue;
+        };
+        let neighbours = neighbours_before(memory, tenant, case, scorer.params.knn_k).await?;
+        let input = ScoreInput {
+            neighbours: &neighbours,
+            head: head.map(|h| (h, case.vector.as_slice())),
+            district: case.payload.district.as_deref(),
+            departments: &[],
+            areas,
+            confirmed_total: confirmed_before,
+        };
+        let scored = scorer.score(&input);
+        if scored.candidates.is_empty() {
+            continue;
+        }
+        let idx = scored
+            .candidates
+            .iter()
+            .position(|c| c == truth)
+            .unwrap_or(usize::MAX);
+        // A truth outside the candidates is a certain miss: append it with -inf.
+        let (mut scores, idx) = (scored.scores, idx);
+        let idx = if idx == usize::MAX {
+            scores.push(f64::NEG_INFINITY);
+            scores.len() - 1
+        } else {
+            idx
+        };
+        out.push((scores, idx));
+    }
+    Ok(out)
+}
