@@ -38,6 +38,15 @@ pub struct ModelConfig {
         global = true
     )]
     pub max_batch_texts: usize,
+    /// Tokens shared by consecutive windows of a long text (must be below the
+    /// model's window; the tiny test model needs 16).
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_WINDOW_OVERLAP",
+        default_value_t = 64,
+        global = true
+    )]
+    pub window_overlap: usize,
 }
 
 impl ModelConfig {
@@ -54,6 +63,7 @@ impl ModelConfig {
             weight_format: self.weight_format,
             max_text_bytes: self.max_text_bytes,
             max_batch_texts: self.max_batch_texts,
+            window_overlap: self.window_overlap,
             ..EmbedderOptions::default()
         }
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod datadir;
 pub mod demo;
 pub mod engine;
+pub mod import;
 pub mod index;
 pub mod memory;
 pub mod record;

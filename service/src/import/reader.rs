@@ -1,0 +1,798 @@
+//! Streaming readers of appeal exports (CSV and JSON Lines).
+//!
+//! Memory stays bounded whatever the file size: input is read in fixed 64 KiB
+//! chunks and one record is held at a time, never more than
+//! [`ReaderLimits::max_record_bytes`]. A longer record is consumed without being
+//! stored and reported as [`RowError::RecordTooLarge`], so one runaway row (or a
+//! quote that never closes) cannot exhaust memory, and the rows after it are
+//! still read.
+//!
+//! Readers only know formats: they hand out the raw values of the logical
+//! columns in [`Field`] order; what the values mean is `mapping`'s business.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+/// The logical columns an import understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// The source system's id (the idempotency key).
+    Id,
+    /// The appeal text.
+    Text,
+    /// When it was received.
+    Date,
+    /// District.
+    District,
+    /// Municipality.
+    Municipality,
+    /// Latitude.
+    Lat,
+    /// Longitude.
+    Lon,
+    /// The department that handled it.
+    Department,
+    /// Our appeal status (optional override of `imported`).
+    Status,
+}
+
+impl Field {
+    /// Every field, in the order of [`RawRow::values`].
+    pub const ALL: [Field; 9] = [
+        Field::Id,
+        Field::Text,
+        Field::Date,
+        Field::District,
+        Field::Municipality,
+        Field::Lat,
+        Field::Lon,
+        Field::Department,
+        Field::Status,
+    ];
+
+    /// Position in [`RawRow::values`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Fields without which a row cannot become an appeal: their columns must
+    /// exist in a CSV header.
+    pub fn required(self) -> bool {
+        matches!(self, Field::Id | Field::Text | Field::Date)
+    }
+
+    /// The command-line flag that names this field's column.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Field::Id => "--id-col",
+            Field::Text => "--text-col",
+            Field::Date => "--date-col",
+            Field::District => "--district-col",
+            Field::Municipality => "--municipality-col",
+            Field::Lat => "--lat-col",
+            Field::Lon => "--lon-col",
+            Field::Department => "--department-col",
+            Field::Status => "--status-col",
+        }
+    }
+}
+
+/// Source column name of each logical field (`None`: not imported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnMap {
+    names: [Option<String>; 9],
+}
+
+impl Default for ColumnMap {
+    /// Fits the St Petersburg portal export (`id, created_at, text, district,
+    /// municipality, lat, lon, …, department, final_status`); no status column
+    /// (the portal's statuses are not ours).
+    fn default() -> Self {
+        let mut m = Self {
+            names: Default::default(),
+        };
+        for (f, n) in [
+            (Field::Id, "id"),
+            (Field::Text, "text"),
+            (Field::Date, "created_at"),
+            (Field::District, "district"),
+            (Field::Municipality, "municipality"),
+            (Field::Lat, "lat"),
+            (Field::Lon, "lon"),
+            (Field::Department, "department"),
+        ] {
+            m.set(f, Some(n.to_string()));
+        }
+        m
+    }
+}
+
+impl ColumnMap {
+    /// Sets (or clears, with `None` or an empty name) the column of `field`.
+    pub fn set(&mut self, field: Field, name: Option<String>) {
+        self.names[field.index()] = name.filter(|n| !n.is_empty());
+    }
+
+    /// The column of `field`.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.names[field.index()].as_deref()
+    }
+}
+
+/// Bounds on what one record may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReaderLimits {
+    /// Longest record (CSV row or JSON line) in bytes; longer ones are skipped
+    /// and reported, never buffered.
+    pub max_record_bytes: usize,
+    /// Most fields in one CSV row.
+    pub max_fields: usize,
+}
+
+impl Default for ReaderLimits {
+    fn default() -> Self {
+        Self {
+            max_record_bytes: 1 << 20,
+            max_fields: 1024,
+        }
+    }
+}
+
+/// The values of one source row, by logical field (`None`: column absent or null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRow {
+    /// 1-based number of the data row (the CSV header is not counted).
+    pub row: u64,
+    /// Line of the file where the row starts (1-based).
+    pub line: u64,
+    /// Values in [`Field::ALL`] order.
+    pub values: [Option<String>; 9],
+}
+
+impl RawRow {
+    /// The value of `field`, if present.
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.values[field.index()].as_deref()
+    }
+}
+
+/// Why a source row could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowError {
+    /// The record exceeds [`ReaderLimits::max_record_bytes`].
+    RecordTooLarge {
+        /// Bytes seen (at least the limit).
+        bytes: u64,
+        /// The limit.
+        limit: usize,
+    },
+    /// A CSV row with another number of fields than the header (typically a
+    /// broken quote that swallowed a separator or a line break).
+    FieldCount {
+        /// Fields in the row.
+        got: usize,
+        /// Fields in the header.
+        want: usize,
+    },
+    /// A value is not valid UTF-8.
+    InvalidUtf8 {
+        /// The column.
+        column: String,
+    },
+    /// A JSON line that is not a JSON object.
+    Json(String),
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowError::RecordTooLarge { bytes, limit } => {
+                write!(f, "record of {bytes} bytes exceeds the {limit}-byte limit")
+            }
+            RowError::FieldCount { got, want } => write!(
+                f,
+                "malformed row: {got} fields where the header has {want} (broken quote?)"
+            ),
+            RowError::InvalidUtf8 { column } => write!(f, "column {column:?} is not valid UTF-8"),
+            RowError::Json(e) => write!(f, "malformed JSON line: {e}"),
+        }
+    }
+}
+
+/// A row that could not be read, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    /// 1-based data row number.
+    pub row: u64,
+    /// Line where it starts.
+    pub line: u64,
+    /// What is wrong.
+    pub error: RowError,
+}
+
+/// Errors that stop an import before or while reading (not per-row problems).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The file cannot be read.
+    #[error("reading the input: {0}")]
+    Io(#[from] std::io::Error),
+    /// A CSV file with no header row.
+    #[error("the file is empty: a CSV import needs a header row naming its columns")]
+    Empty,
+    /// A required column is not in the header.
+    #[error(
+        "the header has no column {column:?} for the {field:?} ({flag}); columns are: {found}"
+    )]
+    MissingColumn {
+        /// Logical field.
+        field: Field,
+        /// Its flag.
+        flag: &'static str,
+        /// The column looked for.
+        column: String,
+        /// The header, comma-separated.
+        found: String,
+    },
+    /// A required field has no column configured.
+    #[error("no column configured for the {field:?} ({flag})")]
+    Unmapped {
+        /// Logical field.
+        field: Field,
+        /// Its flag.
+        flag: &'static str,
+    },
+    /// The CSV header itself is unreadable.
+    #[error("bad CSV header: {0}")]
+    BadHeader(String),
+}
+
+/// One item read from a source.
+pub type Item = Result<RawRow, BadRow>;
+
+/// A stream of rows from some format.
+pub trait RowSource {
+    /// The next row, `Ok(None)` at the end of input.
+    fn next_row(&mut self) -> Result<Option<Item>, SourceError>;
+    /// Bytes of input consumed so far (for progress).
+    fn bytes_read(&self) -> u64;
+    /// Optional mapped columns absent from the input (CSV header), for a warning.
+    fn absent_columns(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+const CHUNK: usize = 64 * 1024;
+
+/// Fixed-size chunked input with a byte counter.
+struct Chunked<R> {
+    input: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    consumed: u64,
+}
+
+impl<R: Read> Chunked<R> {
+    fn new(input: R) -> Self {
+        Self {
+            input,
+            buf: vec![0; CHUNK].into_boxed_slice(),
+            pos: 0,
+            len: 0,
+            eof: false,
+            consumed: 0,
+        }
+    }
+
+    /// The unconsumed buffered bytes, refilling when empty; empty at end of input.
+    fn fill(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos == self.len && !self.eof {
+            self.pos = 0;
+            self.len = loop {
+                match self.input.read(&mut self.buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            self.eof = self.len == 0;
+        }
+        Ok(&self.buf[self.pos..self.len])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+        self.consumed += n as u64;
+    }
+}
+
+/// One CSV record as csv-core produced it, or its overflow.
+enum CsvRecord {
+    Fields,
+    TooLarge(u64),
+    TooManyFields,
+    End,
+}
+
+/// Streaming CSV reader (RFC 4180 quoting, `\n` / `\r\n` line ends, UTF-8 with
+/// or without BOM).
+pub struct CsvSource<R> {
+    input: Chunked<R>,
+    core: csv_core::Reader,
+    limits: ReaderLimits,
+    record: Vec<u8>,
+    ends: Vec<usize>,
+    header_len: usize,
+    /// Header position of each logical field's column.
+    positions: [Option<usize>; 9],
+    absent: Vec<String>,
+    row: u64,
+    /// Line where the last record read starts.
+    record_line: u64,
+}
+
+impl<R: Read> CsvSource<R> {
+    /// Reads the header and resolves `columns` against it: a missing required
+    /// column fails here, before any row is imported.
+    pub fn new(input: R, columns: &ColumnMap, limits: ReaderLimits) -> Result<Self, SourceError> {
+        let mut s = Self {
+            input: Chunked::new(input),
+            core: csv_core::Reader::new(),
+            limits,
+            record: Vec::new(),
+            ends: Vec::new(),
+            header_len: 0,
+            positions: [None; 9],
+            absent: Vec::new(),
+            row: 0,
+            record_line: 1,
+        };
+        match s.read_record()? {
+            CsvRecord::Fields => {}
+            CsvRecord::End => return Err(SourceError::Empty),
+            CsvRecord::TooLarge(_) => {
+                return Err(SourceError::BadHeader(format!(
+                    "longer than {} bytes (is this a CSV file?)",
+                    limits.max_record_bytes
+                )))
+            }
+            CsvRecord::TooManyFields => {
+                return Err(SourceError::BadHeader(format!(
+                    "more than {} columns",
+                    limits.max_fields
+                )))
+            }
+        }
+        let header: Vec<String> = (0..s.ends.len())
+            .map(|i| String::from_utf8_lossy(s.field(i)).trim().to_string())
+            .collect();
+        s.header_len = header.len();
+        for field in Field::ALL {
+            let Some(name) = columns.get(field) else {
+                if field.required() {
+                    return Err(SourceError::Unmapped {
+                        field,
+                        flag: field.flag(),
+                    });
+                }
+                continue;
+            };
+            match header.iter().position(|h| h == name) {
+                Some(p) => s.positions[field.index()] = Some(p),
+                None if field.required() => {
+                    return Err(SourceError::MissingColumn {
+                        field,
+                        flag: field.flag(),
+                        column: name.to_string(),
+                        found: header.join(","),
+                    })
+                }
+                None => s.absent.push(name.to_string()),
+            }
+        }
+        Ok(s)
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.record[start..self.ends[i]]
+    }
+
+    /// Reads one record into `record`/`ends`, or consumes an oversized one.
+    fn read_record(&mut self) -> Result<CsvRecord, SourceError> {
+        use csv_core::ReadRecordResult as R;
+        self.record.clear();
+        self.ends.clear();
+        let mut out_len = 0usize;
+        let mut nends = 0usize;
+        // Once over a limit, output goes to scratch buffers and is dropped.
+        let mut overflow: Option<CsvRecord> = None;
+        let mut scratch = Vec::new();
+        let mut scratch_ends = Vec::new();
+        let mut total: u64 = 0;
+        let mut newlines: u64 = 0;
+        loop {
+            if overflow.is_none() {
+                if out_len == self.record.len() {
+                    let grown = (self.record.len() * 2)
+                        .max(4096)
+                        .min(self.limits.max_record_bytes);
+                    if grown <= self.record.len() {
+                        overflow = Some(CsvRecord::TooLarge(0));
+                    } else {
+                        self.record.resize(grown, 0);
+                    }
+                }
+                if nends == self.ends.len() {
+                    let grown = (self.ends.len() * 2).max(16).min(self.limits.max_fields);
+                    if grown <= self.ends.len() {
+                        overflow = Some(CsvRecord::TooManyFields);
+                    } else {
+                        self.ends.resize(grown, 0);
+                    }
+                }
+                if overflow.is_some() {
+                    scratch.resize(CHUNK, 0);
+                    scratch_ends.resize(1024, 0);
+                }
+            }
+            let input = self.input.fill()?;
+            let (res, nin, nout, nend) = match overflow {
+                None => self.core.read_record(
+                    input,
+                    &mut self.record[out_len..],
+                    &mut self.ends[nends..],
+                ),
+                Some(_) => self
+                    .core
+                    .read_record(input, &mut scratch, &mut scratch_ends),
+            };
+            let ended_on_lf = nin > 0 && input[nin - 1] == b'\n';
+            self.input.consume(nin);
+            total += nout as u64;
+            let written = match overflow {
+                None => &self.record[out_len..out_len + nout],
+                Some(_) => &scratch[..nout],
+            };
+            newlines += written.iter().filter(|&&b| b == b'\n').count() as u64;
+            if overflow.is_none() {
+                out_len += nout;
+                nends += nend;
+            }
+            match res {
+                R::InputEmpty | R::OutputFull | R::OutputEndsFull => {}
+                R::Record => {
+                    // The line the record starts on: where it ends (not counting
+                    // its terminator) less the line breaks inside quoted values.
+                    let end = self.core.line() - u64::from(ended_on_lf);
+                    self.record_line = end.saturating_sub(newlines).max(1);
+                    return Ok(match overflow {
+                        None => {
+                            self.record.truncate(out_len);
+                            self.ends.truncate(nends);
+                            CsvRecord::Fields
+                        }
+                        Some(CsvRecord::TooLarge(_)) => CsvRecord::TooLarge(total),
+                        Some(other) => other,
+                    });
+                }
+                R::End => return Ok(CsvRecord::End),
+            }
+        }
+    }
+}
+
+impl<R: Read> RowSource for CsvSource<R> {
+    fn next_row(&mut self) -> Result<Option<Item>, SourceError> {
+        let rec = self.read_record()?;
+        let line = self.record_line;
+        self.row += 1;
+        let bad = |error| {
+            Ok(Some(Err(BadRow {
+                row: self.row,
+                line,
+                error,
+            })))
+        };
+        match rec {
+            CsvRecord::End => {
+                self.row -= 1;
+                Ok(None)
+            }
+            CsvRecord::TooLarge(bytes) => bad(RowError::RecordTooLarge {
+                bytes,
+                limit: self.limits.max_record_bytes,
+            }),
+            CsvRecord::TooManyFields => bad(RowError::FieldCount {
+                got: self.limits.max_fields + 1,
+                want: self.header_len,
+            }),
+            CsvRecord::Fields if self.ends.len() != self.header_len => bad(RowError::FieldCount {
+                got: self.ends.len(),
+                want: self.header_len,
+            }),
+            CsvRecord::Fields => {
+                let mut values: [Option<String>; 9] = Default::default();
+                for field in Field::ALL {
+                    let Some(p) = self.positions[field.index()] else {
+                        continue;
+                    };
+                    match std::str::from_utf8(self.field(p)) {
+                        Ok(s) => values[field.index()] = Some(s.to_string()),
+                        Err(_) => {
+                            let column = format!("{field:?}").to_lowercase();
+                            return bad(RowError::InvalidUtf8 { column });
+                        }
+                    }
+                }
+                Ok(Some(Ok(RawRow {
+                    row: self.row,
+                    line,
+                    values,
+                })))
+            }
+        }
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.input.consumed
+    }
+
+    fn absent_columns(&self) -> Vec<String> {
+        self.absent.clone()
+    }
+}
+
+/// Streaming JSON Lines reader: one JSON object per line, keys named by the
+/// column map; blank lines are skipped.
+pub struct JsonlSource<R> {
+    input: Chunked<R>,
+    limits: ReaderLimits,
+    keys: Vec<(Field, String)>,
+    line_buf: Vec<u8>,
+    line: u64,
+    row: u64,
+}
+
+impl<R: Read> JsonlSource<R> {
+    /// A reader of `input`; required fields must have a key configured.
+    pub fn new(input: R, columns: &ColumnMap, limits: ReaderLimits) -> Result<Self, SourceError> {
+        let mut keys = Vec::new();
+        for field in Field::ALL {
+            match columns.get(field) {
+                Some(k) => keys.push((field, k.to_string())),
+                None if field.required() => {
+                    return Err(SourceError::Unmapped {
+                        field,
+                        flag: field.flag(),
+                    })
+                }
+                None => {}
+            }
+        }
+        Ok(Self {
+            input: Chunked::new(input),
+            limits,
+            keys,
+            line_buf: Vec::new(),
+            line: 0,
+            row: 0,
+        })
+    }
+
+    /// Reads one line (without its terminator); `Ok(None)` at end of input,
+    /// `Ok(Some(Err(bytes)))` for a line over the limit (consumed, not kept).
+    fn read_line(&mut self) -> std::io::Result<Option<Result<(), u64>>> {
+        self.line_buf.clear();
+        let mut total: u64 = 0;
+        let mut too_long = false;
+        loop {
+            let chunk = self.input.fill()?;
+            if chunk.is_empty() {
+                if total == 0 {
+                    return Ok(None);
+                }
+                break;
+            }
+            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            total += take as u64;
+            if !too_long && total as usize > self.limits.max_record_bytes {
+                too_long = true;
+                self.line_buf = Vec::new();
+            }
+            if !too_long {
+                self.line_buf.extend_from_slice(&chunk[..take]);
+            }
+            self.input.consume(take + done as usize);
+            if done {
+                break;
+            }
+        }
+        self.line += 1;
+        if too_long {
+            return Ok(Some(Err(total)));
+        }
+        if self.line_buf.last() == Some(&b'\r') {
+            self.line_buf.pop();
+        }
+        Ok(Some(Ok(())))
+    }
+
+    fn parse(&self) -> Result<[Option<String>; 9], RowError> {
+        let text = std::str::from_utf8(&self.line_buf).map_err(|_| RowError::InvalidUtf8 {
+            column: "(line)".into(),
+        })?;
+        let obj: HashMap<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(|e| RowError::Json(e.to_string()))?;
+        let mut values: [Option<String>; 9] = Default::default();
+        for (field, key) in &self.keys {
+            values[field.index()] = match obj.get(key) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                    Some(v.to_string())
+                }
+                Some(_) => {
+                    return Err(RowError::Json(format!(
+                        "key {key:?} holds an object or array, not a value"
+                    )))
+                }
+            };
+        }
+        Ok(values)
+    }
+}
+
+impl<R: Read> RowSource for JsonlSource<R> {
+    fn next_row(&mut self) -> Result<Option<Item>, SourceError> {
+        loop {
+            let Some(read) = self.read_line()? else {
+                return Ok(None);
+            };
+            let line = self.line;
+            if read.is_ok() && self.line_buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.row += 1;
+            let row = self.row;
+            let item = match read {
+                Err(bytes) => Err(BadRow {
+                    row,
+                    line,
+                    error: RowError::RecordTooLarge {
+                        bytes,
+                        limit: self.limits.max_record_bytes,
+                    },
+                }),
+                Ok(()) => match self.parse() {
+                    Ok(values) => Ok(RawRow { row, line, values }),
+                    Err(error) => Err(BadRow { row, line, error }),
+                },
+            };
+            return Ok(Some(item));
+        }
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.input.consumed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max: usize) -> ReaderLimits {
+        ReaderLimits {
+            max_record_bytes: max,
+            max_fields: 64,
+        }
+    }
+
+    fn all<S: RowSource>(mut s: S) -> Vec<Item> {
+        let mut out = Vec::new();
+        while let Some(item) = s.next_row().unwrap() {
+            out.push(item);
+        }
+        out
+    }
+
+    const HEADER: &str = "id,created_at,text,district\n";
+
+    #[test]
+    fn csv_rows_map_by_header_name_with_quotes_bom_and_crlf() {
+        let data = format!(
+            "\u{feff}{HEADER}1,2020-10-18,\"multi\nline, \"\"quoted\"\"\",A\r\n\r\n2,2020-10-19,plain,\n"
+        );
+        let rows =
+            all(CsvSource::new(data.as_bytes(), &ColumnMap::default(), limits(1024)).unwrap());
+        assert_eq!(rows.len(), 2);
+        let r1 = rows[0].as_ref().unwrap();
+        assert_eq!(r1.get(Field::Text), Some("multi\nline, \"quoted\""));
+        assert_eq!(r1.get(Field::District), Some("A"));
+        assert_eq!(r1.get(Field::Lat), None, "absent optional column");
+        let r2 = rows[1].as_ref().unwrap();
+        assert_eq!(
+            (r2.row, r2.line),
+            (2, 5),
+            "after a 2-line row and a blank line"
+        );
+        assert_eq!(r2.get(Field::District), Some(""));
+    }
+
+    #[test]
+    fn oversized_record_is_skipped_and_reading_continues() {
+        let big = "x".repeat(10_000);
+        let data = format!("{HEADER}1,d,{big},A\n2,d,small,B\n");
+        let rows =
+            all(CsvSource::new(data.as_bytes(), &ColumnMap::default(), limits(5000)).unwrap());
+        assert!(matches!(
+            rows[0],
+            Err(BadRow { row: 1, error: RowError::RecordTooLarge { bytes, .. }, .. }) if bytes >= 10_000
+        ));
+        let r2 = rows[1].as_ref().unwrap();
+        assert_eq!((r2.get(Field::Text), r2.line), (Some("small"), 3));
+    }
+
+    #[test]
+    fn broken_quote_is_a_malformed_row_not_a_panic() {
+        let data = format!("{HEADER}1,d,\"never closed,A\n2,d,ok,B\n3,d,fine,C\n");
+        let rows =
+            all(CsvSource::new(data.as_bytes(), &ColumnMap::default(), limits(4096)).unwrap());
+        assert!(matches!(
+            rows[0],
+            Err(BadRow {
+                error: RowError::FieldCount { want: 4, .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn missing_required_column_fails_at_the_header() {
+        let err = CsvSource::new(
+            &b"id,created_at,body\n1,d,x\n"[..],
+            &ColumnMap::default(),
+            limits(64),
+        )
+        .err()
+        .unwrap();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"text\"") && msg.contains("--text-col"),
+            "{msg}"
+        );
+        assert!(matches!(
+            CsvSource::new(&b""[..], &ColumnMap::default(), limits(64)),
+            Err(SourceError::Empty)
+        ));
+    }
+
+    #[test]
+    fn jsonl_reads_values_and_reports_bad_lines() {
+        let data =
+            "{\"id\": 7, \"text\": \"a\", \"created_at\": \"2020-10-18\", \"lat\": 59.9}\n\n\
+                    not json\n{\"id\": \"8\", \"text\": \"b\", \"created_at\": null}\n";
+        let rows =
+            all(JsonlSource::new(data.as_bytes(), &ColumnMap::default(), limits(1024)).unwrap());
+        assert_eq!(rows.len(), 3);
+        let r = rows[0].as_ref().unwrap();
+        assert_eq!(
+            (r.get(Field::Id), r.get(Field::Lat)),
+            (Some("7"), Some("59.9"))
+        );
+        assert!(matches!(
+            rows[1],
+            Err(BadRow {
+                row: 2,
+                line: 3,
+                error: RowError::Json(_)
+            })
+        ));
+        assert_eq!(rows[2].as_ref().unwrap().get(Field::Date), None);
+    }
+}
