@@ -6,6 +6,7 @@
 //! service crate feeds it neighbours and history and stores what it returns.
 
 pub mod place;
+pub mod deadlines;
 pub mod language;
 pub mod pii;
 pub mod routing;
