@@ -141,3 +141,51 @@ pub fn agreement(embedder: &Embedder, reference: &Reference) -> Vec<(String, f32
     out.sort_by(|a, b| a.1.total_cmp(&b.1));
     out
 }
+
+/// Opens a routing engine on the tiny fixture model over a fresh embedded case
+/// memory in `data_dir` (SQLite record + embedded Qdrant engine), with default
+/// routing settings and no `APPEAL_TRIAGE_*` variables consulted.
+pub async fn tiny_engine(data_dir: &Path) -> std::sync::Arc<appeal_triage::engine::Engine> {
+    tiny_engine_with(data_dir, |_| {}).await
+}
+
+/// [`tiny_engine`] with the configuration adjusted by `adjust` first.
+pub async fn tiny_engine_with(
+    data_dir: &Path,
+    adjust: impl FnOnce(&mut appeal_triage::engine::EngineConfig),
+) -> std::sync::Arc<appeal_triage::engine::Engine> {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        model: appeal_triage::config::ModelConfig,
+        #[command(flatten)]
+        index: appeal_triage::index::config::IndexConfig,
+        #[command(flatten)]
+        routing: appeal_triage::engine::RoutingConfig,
+    }
+    let data = data_dir.to_string_lossy().to_string();
+    let model = tiny_model_dir().to_string_lossy().to_string();
+    let flags = Flags::try_parse_from([
+        "test",
+        "--data-dir",
+        &data,
+        "--model-dir",
+        &model,
+        "--index",
+        "embedded",
+        "--window-overlap",
+        "16",
+    ])
+    .expect("test flags parse");
+    let mut cfg = appeal_triage::engine::EngineConfig {
+        model: flags.model,
+        index: flags.index,
+        database_url: None,
+        routing: flags.routing,
+    };
+    adjust(&mut cfg);
+    appeal_triage::engine::Engine::open(&cfg)
+        .await
+        .expect("engine opens on the tiny model")
+}

@@ -10,28 +10,68 @@ pub struct RoutingConfig {
     #[arg(long, env = "APPEAL_TRIAGE_KNN_K", default_value_t = 40, global = true)]
     pub knn_k: usize,
     /// Similar past cases returned as evidence.
-    #[arg(long, env = "APPEAL_TRIAGE_EVIDENCE_CASES", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_EVIDENCE_CASES",
+        default_value_t = 5,
+        global = true
+    )]
     pub evidence_cases: usize,
     /// Window (days) in which a near-identical appeal from the same place is a duplicate.
-    #[arg(long, env = "APPEAL_TRIAGE_DUPLICATE_DAYS", default_value_t = 14, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_DUPLICATE_DAYS",
+        default_value_t = 14,
+        global = true
+    )]
     pub duplicate_days: i64,
     /// Cosine similarity at or above which two appeals are near-identical.
-    #[arg(long, env = "APPEAL_TRIAGE_DUPLICATE_SIMILARITY", default_value_t = 0.97, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_DUPLICATE_SIMILARITY",
+        default_value_t = 0.97,
+        global = true
+    )]
     pub duplicate_similarity: f32,
     /// Similarity at which appeals count towards a campaign.
-    #[arg(long, env = "APPEAL_TRIAGE_CAMPAIGN_SIMILARITY", default_value_t = 0.95, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CAMPAIGN_SIMILARITY",
+        default_value_t = 0.95,
+        global = true
+    )]
     pub campaign_similarity: f32,
     /// Near-identical appeals in the window (this one included) that make a campaign.
-    #[arg(long, env = "APPEAL_TRIAGE_CAMPAIGN_MIN", default_value_t = 5, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CAMPAIGN_MIN",
+        default_value_t = 5,
+        global = true
+    )]
     pub campaign_min: usize,
     /// Most recent confirmed cases held out to calibrate confidence and prediction sets.
-    #[arg(long, env = "APPEAL_TRIAGE_CALIBRATION_CASES", default_value_t = 2000, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CALIBRATION_CASES",
+        default_value_t = 2000,
+        global = true
+    )]
     pub calibration_cases: usize,
     /// Refit the routing head after this many new confirmed cases.
-    #[arg(long, env = "APPEAL_TRIAGE_REFIT_AFTER", default_value_t = 500, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_REFIT_AFTER",
+        default_value_t = 500,
+        global = true
+    )]
     pub refit_after: u64,
     /// Most recent confirmed cases the head is fitted on (bounds memory and time).
-    #[arg(long, env = "APPEAL_TRIAGE_HEAD_MAX_CASES", default_value_t = 200_000, global = true)]
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_HEAD_MAX_CASES",
+        default_value_t = 200_000,
+        global = true
+    )]
     pub head_max_cases: usize,
 }
 

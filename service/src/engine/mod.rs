@@ -26,8 +26,7 @@ use crate::datadir::DataDir;
 use crate::index::config::{open_index, IndexConfig};
 use crate::memory::CaseMemory;
 use crate::record::{
-    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, Record,
-    Tenant,
+    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, Record, Tenant,
 };
 
 pub use config::RoutingConfig;
@@ -190,7 +189,12 @@ impl Engine {
 
     /// The learned state of a tenant, loaded from the index on first use.
     pub async fn state(&self, tenant: &str) -> Result<Arc<TenantState>> {
-        if let Some(s) = self.tenants.read().ok().and_then(|m| m.get(tenant).cloned()) {
+        if let Some(s) = self
+            .tenants
+            .read()
+            .ok()
+            .and_then(|m| m.get(tenant).cloned())
+        {
             return Ok(s);
         }
         let cases = state::confirmed_cases(&self.memory, tenant, usize::MAX).await?;
@@ -220,7 +224,8 @@ impl Engine {
     async fn refit_inner(&self, t: &Tenant, state: &Arc<TenantState>) -> Result<Arc<TenantModel>> {
         let started = std::time::Instant::now();
         state.since_refit.store(0, Ordering::Relaxed);
-        let cases = state::confirmed_cases(&self.memory, &t.id, self.routing.head_max_cases).await?;
+        let cases =
+            state::confirmed_cases(&self.memory, &t.id, self.routing.head_max_cases).await?;
         let n = cases.len();
         let held = if n >= 100 {
             self.routing.calibration_cases.min(n / 5)
@@ -309,7 +314,9 @@ impl Engine {
             )));
         }
         if a.text.contains('\0') {
-            return Err(EngineError::InvalidInput("text contains a NUL character".into()));
+            return Err(EngineError::InvalidInput(
+                "text contains a NUL character".into(),
+            ));
         }
         if let (Some(lat), Some(lon)) = (a.place.lat, a.place.lon) {
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
@@ -323,7 +330,12 @@ impl Engine {
 
     /// Records an appeal, routes it and stores the suggestion. Idempotent on the
     /// external id: a repeat returns the stored appeal and its suggestion.
-    pub async fn submit(self: &Arc<Self>, tenant: &str, a: NewAppeal, actor: &str) -> Result<Submission> {
+    pub async fn submit(
+        self: &Arc<Self>,
+        tenant: &str,
+        a: NewAppeal,
+        actor: &str,
+    ) -> Result<Submission> {
         let mut out = self.submit_batch(tenant, vec![a], actor).await?;
         out.pop()
             .unwrap_or_else(|| Err(EngineError::Internal("empty batch result".into())))
@@ -345,7 +357,8 @@ impl Engine {
                 continue;
             }
             if let Some(ext) = &a.external_id {
-                if let Some(existing) = self.memory.record().appeal_by_external(tenant, ext).await? {
+                if let Some(existing) = self.memory.record().appeal_by_external(tenant, ext).await?
+                {
                     results.push(Some(self.existing_submission(tenant, existing).await));
                     continue;
                 }
@@ -359,7 +372,10 @@ impl Engine {
         }
         let vectors = self
             .memory
-            .embed(todo.iter().map(|(_, _, r)| r.clone()).collect(), Role::Query)
+            .embed(
+                todo.iter().map(|(_, _, r)| r.clone()).collect(),
+                Role::Query,
+            )
             .await?;
         let mut known = HashMap::new();
         for ((i, a, redacted), vector) in todo.into_iter().zip(vectors) {
@@ -390,7 +406,9 @@ impl Engine {
             channel: a.channel.clone(),
             applicant_category: a.applicant_category.clone(),
         };
-        let language = triage_domain::language::detect(&redacted).as_str().to_string();
+        let language = triage_domain::language::detect(&redacted)
+            .as_str()
+            .to_string();
         let data = AppealData {
             tenant_id: t.id.clone(),
             external_id: a.external_id,
@@ -423,8 +441,8 @@ impl Engine {
             }
             triage_domain::Outcome::NeedsReview => (AppealStatus::NeedsReview, None),
         };
-        let json = serde_json::to_string(&decision)
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_string(&decision).map_err(|e| EngineError::Internal(e.to_string()))?;
         self.memory
             .record()
             .record_suggestion(
@@ -612,7 +630,9 @@ impl Engine {
             .await?
             .ok_or(EngineError::UnknownAppeal(id))?;
         if matches!(before.data.status, AppealStatus::Received) {
-            return Err(EngineError::Conflict(format!("appeal {id} is not routed yet")));
+            return Err(EngineError::Conflict(format!(
+                "appeal {id} is not routed yet"
+            )));
         }
         let after = self
             .memory
@@ -620,7 +640,10 @@ impl Engine {
             .record_reroute(tenant, id, reason, actor)
             .await?;
         self.memory.drain_outbox(&HashMap::new()).await?;
-        if matches!(before.data.status, AppealStatus::Decided | AppealStatus::Imported) {
+        if matches!(
+            before.data.status,
+            AppealStatus::Decided | AppealStatus::Imported
+        ) {
             if let Some(d) = &before.data.department {
                 let state = self.state(tenant).await?;
                 state.unconfirm(d, before.data.place.district.as_deref());

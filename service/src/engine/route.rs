@@ -12,10 +12,9 @@ use triage_domain::{
 use triage_models::Role;
 
 use crate::index::{CaseFilter, Hit};
-use crate::memory::confirmed_statuses;
 use crate::record::{Department, Tenant};
 
-use super::state::TenantState;
+use super::state::{self, TenantState};
 use super::{Engine, EngineError};
 
 /// Departments shown as alternatives.
@@ -36,32 +35,22 @@ impl Engine {
         let state = self.state(&tenant.id).await?;
         let model = state.model();
         let departments = self.memory.record().departments(&tenant.id).await?;
-        let filter = CaseFilter {
-            statuses: confirmed_statuses(),
-            ..CaseFilter::tenant(&tenant.id)
+        let k = self.routing.knn_k;
+        let memory = &self.memory;
+        let neighbours =
+            state::neighbours(memory, &tenant.id, vector, None, None, exclude, k).await?;
+        let district = input.place.district.as_deref().filter(|d| !d.is_empty());
+        let local = match district {
+            Some(d) => {
+                state::neighbours(memory, &tenant.id, vector, Some(d), None, exclude, k).await?
+            }
+            None => Vec::new(),
         };
-        let hits = self
-            .memory
-            .search(vector, filter, self.routing.knn_k + 1)
-            .await?;
-        let neighbours: Vec<Neighbour> = hits
-            .iter()
-            .filter(|h| Some(h.id as i64) != exclude)
-            .filter_map(|h| {
-                Some(Neighbour {
-                    id: h.id as i64,
-                    department: h.payload.department.clone()?,
-                    district: h.payload.district.clone(),
-                    similarity: h.score,
-                    received_at: h.payload.received_at,
-                })
-            })
-            .take(self.routing.knn_k)
-            .collect();
         let infos = self.department_infos(&state, &departments, vector).await?;
         let areas = state.areas.read().map(|a| a.clone()).unwrap_or_default();
         let scored = self.scorer.score(&ScoreInput {
             neighbours: &neighbours,
+            local_neighbours: &local,
             head: model.head.as_deref().map(|h| (h, vector)),
             district: input.place.district.as_deref(),
             departments: &infos,
@@ -104,7 +93,9 @@ impl Engine {
             signals: top.map(|i| signals(&scored, i)).unwrap_or_default(),
         };
         let (duplicate_of, campaign) = self.duplicates(&tenant.id, input, vector, exclude).await?;
-        let language = triage_domain::language::detect(&input.text).as_str().to_string();
+        let language = triage_domain::language::detect(&input.text)
+            .as_str()
+            .to_string();
         Ok(RoutingDecision {
             department,
             confidence,
@@ -133,7 +124,11 @@ impl Engine {
         vector: &[f32],
     ) -> Result<Vec<DepartmentInfo>, EngineError> {
         let stale: Vec<(String, String)> = {
-            let cached = state.descriptions.read().map(|c| c.clone()).unwrap_or_default();
+            let cached = state
+                .descriptions
+                .read()
+                .map(|c| c.clone())
+                .unwrap_or_default();
             departments
                 .iter()
                 .filter(|d| !d.description.trim().is_empty())
@@ -150,7 +145,11 @@ impl Engine {
                 }
             }
         }
-        let cached = state.descriptions.read().map(|c| c.clone()).unwrap_or_default();
+        let cached = state
+            .descriptions
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default();
         Ok(departments
             .iter()
             .map(|d| DepartmentInfo {
@@ -167,7 +166,10 @@ impl Engine {
 
     /// The best neighbours with redacted snippets from the record.
     async fn evidence(&self, neighbours: &[Neighbour]) -> Result<Vec<EvidenceCase>, EngineError> {
-        let top: Vec<&Neighbour> = neighbours.iter().take(self.routing.evidence_cases).collect();
+        let top: Vec<&Neighbour> = neighbours
+            .iter()
+            .take(self.routing.evidence_cases)
+            .collect();
         let mut ids: Vec<i64> = top.iter().map(|n| n.id).collect();
         ids.sort_unstable();
         let texts: HashMap<i64, String> = self
@@ -182,10 +184,7 @@ impl Engine {
             .into_iter()
             .map(|n| EvidenceCase {
                 id: n.id,
-                snippet: texts
-                    .get(&n.id)
-                    .map(|t| snippet(t))
-                    .unwrap_or_default(),
+                snippet: texts.get(&n.id).map(|t| snippet(t)).unwrap_or_default(),
                 department: Some(n.department.clone()),
                 similarity: n.similarity,
                 received_at: n.received_at,
@@ -254,6 +253,13 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
             name: "text_neighbours".into(),
             probability: p[i],
             note: "similarity-weighted votes of the nearest confirmed cases".into(),
+        });
+    }
+    if let Some(p) = &s.local {
+        out.push(Signal {
+            name: "local_neighbours".into(),
+            probability: p[i],
+            note: "votes of the nearest confirmed cases from the same district".into(),
         });
     }
     if let Some(p) = &s.head {

@@ -92,7 +92,11 @@ pub async fn confirmed_cases(
     let mut offset = None;
     loop {
         let page = memory.index().scroll(filter.clone(), offset, 2048).await?;
-        out.extend(page.points.into_iter().filter(|p| p.payload.department.is_some()));
+        out.extend(
+            page.points
+                .into_iter()
+                .filter(|p| p.payload.department.is_some()),
+        );
         match page.next_offset {
             Some(o) => offset = Some(o),
             None => break,
@@ -140,23 +144,27 @@ pub fn fit_head(cases: &[CasePoint]) -> Option<SoftmaxHead> {
     SoftmaxHead::fit(&xs, &ys, classes.clone(), &HeadFitOptions::default())
 }
 
-/// Neighbours of a stored case among the cases received before it (so the
-/// calibration sees what routing saw when that case arrived).
-pub async fn neighbours_before(
+/// The `k` nearest confirmed cases of a tenant, optionally only from one
+/// district and only received before a time, without the appeal itself.
+pub async fn neighbours(
     memory: &CaseMemory,
     tenant: &str,
-    case: &CasePoint,
+    vector: &[f32],
+    district: Option<&str>,
+    before: Option<i64>,
+    exclude: Option<i64>,
     k: usize,
 ) -> Result<Vec<Neighbour>, EngineError> {
     let filter = CaseFilter {
         statuses: confirmed_statuses(),
-        received_before: Some(case.payload.received_at),
+        district: district.map(str::to_string),
+        received_before: before,
         ..CaseFilter::tenant(tenant)
     };
-    let hits = memory.search(&case.vector, filter, k + 1).await?;
+    let hits = memory.search(vector, filter, k + 1).await?;
     Ok(hits
         .into_iter()
-        .filter(|h| h.id != case.id)
+        .filter(|h| Some(h.id as i64) != exclude)
         .filter_map(|h| {
             Some(Neighbour {
                 id: h.id as i64,
@@ -186,9 +194,18 @@ pub async fn calibration_cases(
         let Some(truth) = case.payload.department.as_deref() else {
             continue;
         };
-        let neighbours = neighbours_before(memory, tenant, case, scorer.params.knn_k).await?;
+        let k = scorer.params.knn_k;
+        let at = Some(case.payload.received_at);
+        let own = Some(case.id as i64);
+        let global = neighbours(memory, tenant, &case.vector, None, at, own, k).await?;
+        let district = case.payload.district.as_deref();
+        let local = match district {
+            Some(d) => neighbours(memory, tenant, &case.vector, Some(d), at, own, k).await?,
+            None => Vec::new(),
+        };
         let input = ScoreInput {
-            neighbours: &neighbours,
+            neighbours: &global,
+            local_neighbours: &local,
             head: head.map(|h| (h, case.vector.as_slice())),
             district: case.payload.district.as_deref(),
             departments: &[],

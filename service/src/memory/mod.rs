@@ -133,8 +133,7 @@ impl CaseMemory {
             ids.sort_unstable();
             ids.dedup();
             let appeals = self.record.appeals_by_ids(&ids).await?;
-            let present: HashMap<i64, Appeal> =
-                appeals.into_iter().map(|a| (a.id, a)).collect();
+            let present: HashMap<i64, Appeal> = appeals.into_iter().map(|a| (a.id, a)).collect();
             let gone: Vec<u64> = ids
                 .iter()
                 .filter(|id| !present.contains_key(id))

@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::{
-    append_audit, appeal_from_row, now_ms, Appeal, AppealStatus, Record, RecordError, Result,
+    appeal_from_row, append_audit, now_ms, Appeal, AppealStatus, Record, RecordError, Result,
     APPEAL_SELECT,
 };
 
@@ -83,15 +83,26 @@ impl Record {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        append_audit(&mut tx, tenant, Some(appeal_id), "router", "appeal.suggested", decision_json)
-            .await?;
+        append_audit(
+            &mut tx,
+            tenant,
+            Some(appeal_id),
+            "router",
+            "appeal.suggested",
+            decision_json,
+        )
+        .await?;
         enqueue(&mut tx, appeal_id, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The appeal a portal submitted under `external_id`, if any.
-    pub async fn appeal_by_external(&self, tenant: &str, external_id: &str) -> Result<Option<Appeal>> {
+    pub async fn appeal_by_external(
+        &self,
+        tenant: &str,
+        external_id: &str,
+    ) -> Result<Option<Appeal>> {
         let row = sqlx::query(&format!(
             "{APPEAL_SELECT} WHERE tenant_id = $1 AND external_id = $2"
         ))
@@ -211,8 +222,15 @@ impl Record {
             "reason": reason,
         })
         .to_string();
-        append_audit(&mut tx, tenant, Some(appeal_id), actor, &format!("appeal.{kind}"), &detail)
-            .await?;
+        append_audit(
+            &mut tx,
+            tenant,
+            Some(appeal_id),
+            actor,
+            &format!("appeal.{kind}"),
+            &detail,
+        )
+        .await?;
         enqueue(&mut tx, appeal_id, now).await?;
         tx.commit().await?;
         let mut after = before;
@@ -280,7 +298,10 @@ impl Record {
         if let Some(a) = q.after_id {
             query = query.bind(a);
         }
-        let rows = query.bind(q.limit.clamp(1, 1000)).fetch_all(&self.pool).await?;
+        let rows = query
+            .bind(q.limit.clamp(1, 1000))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(appeal_from_row).collect()
     }
 

@@ -183,6 +183,11 @@ mod tests {
         let set = c.prediction_set(&[0.95, 0.05]);
         assert_eq!(set.members, vec![0]);
         assert!(!set.conformal);
-        assert_eq!(Calibration::default().prediction_set(&[0.5, 0.3, 0.2]).members, vec![0, 1, 2]);
+        assert_eq!(
+            Calibration::default()
+                .prediction_set(&[0.5, 0.3, 0.2])
+                .members,
+            vec![0, 1, 2]
+        );
     }
 }

@@ -233,8 +233,16 @@ mod tests {
             let best = (0..3).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap();
             assert_eq!(best, y, "{p:?}");
         }
-        assert!(SoftmaxHead::fit(&refs, &ys, vec!["a".into()], &HeadFitOptions::default()).is_none());
-        assert!(SoftmaxHead::fit(&[], &[], vec!["a".into(), "b".into()], &HeadFitOptions::default()).is_none());
+        assert!(
+            SoftmaxHead::fit(&refs, &ys, vec!["a".into()], &HeadFitOptions::default()).is_none()
+        );
+        assert!(SoftmaxHead::fit(
+            &[],
+            &[],
+            vec!["a".into(), "b".into()],
+            &HeadFitOptions::default()
+        )
+        .is_none());
         let p = h.predict(&[1.0; 3]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }

@@ -50,7 +50,12 @@ mod tests {
 
     #[test]
     fn a_close_case_outweighs_several_loose_ones() {
-        let ns = [n(1, "a", 0.97), n(2, "b", 0.90), n(3, "b", 0.90), n(4, "b", 0.89)];
+        let ns = [
+            n(1, "a", 0.97),
+            n(2, "b", 0.90),
+            n(3, "b", 0.90),
+            n(4, "b", 0.89),
+        ];
         let v = votes(&ns, 0.02);
         assert!(v["a"] > v["b"], "{v:?}");
         assert!((v["a"] - 1.0).abs() < 1e-12);

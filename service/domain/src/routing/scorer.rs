@@ -18,6 +18,8 @@ pub struct RoutingParams {
     pub knn_smoothing: f64,
     /// Weight of the neighbour votes.
     pub w_knn: f64,
+    /// Weight of the votes of neighbours from the appeal's own district.
+    pub w_local: f64,
     /// Weight of the softmax head.
     pub w_head: f64,
     /// Weight of the district/jurisdiction signal.
@@ -28,7 +30,7 @@ pub struct RoutingParams {
     pub area_strength: f64,
     /// Softness of description similarities.
     pub desc_temperature: f64,
-    /// Confirmed cases at which description similarity has half its weight.
+    /// Confirmed cases per department at which description similarity has half its weight.
     pub cold_start_cases: f64,
 }
 
@@ -39,12 +41,13 @@ impl Default for RoutingParams {
             knn_temperature: 0.02,
             knn_smoothing: 0.3,
             w_knn: 1.0,
+            w_local: 1.0,
             w_head: 1.0,
             w_place: 1.0,
             w_desc: 1.0,
             area_strength: 1.0,
-            desc_temperature: 0.02,
-            cold_start_cases: 20.0,
+            desc_temperature: 0.05,
+            cold_start_cases: 2.0,
         }
     }
 }
@@ -67,6 +70,9 @@ pub struct DepartmentInfo {
 pub struct ScoreInput<'a> {
     /// Nearest confirmed cases, best first.
     pub neighbours: &'a [Neighbour],
+    /// Nearest confirmed cases from the appeal's own district, best first:
+    /// they name the local agency that text neighbours from elsewhere cannot.
+    pub local_neighbours: &'a [Neighbour],
     /// The fitted head and the appeal's embedding.
     pub head: Option<(&'a SoftmaxHead, &'a [f32])>,
     /// The appeal's district, if given.
@@ -84,6 +90,8 @@ pub struct ScoreInput<'a> {
 pub struct SignalProbs {
     /// From neighbour votes.
     pub knn: Option<Vec<f64>>,
+    /// From the votes of neighbours in the same district.
+    pub local: Option<Vec<f64>>,
     /// From the head.
     pub head: Option<Vec<f64>>,
     /// Place factor (relative likelihood of the district; 1 = neutral).
@@ -120,6 +128,32 @@ fn normalise(v: &mut [f64]) {
 }
 
 impl Scorer {
+    /// Adds `weight * log P(candidate | neighbour votes)` to `scores`; returns the
+    /// probabilities (none without neighbours).
+    fn vote_term(
+        &self,
+        neighbours: &[Neighbour],
+        candidates: &[String],
+        weight: f64,
+        scores: &mut [f64],
+    ) -> Option<Vec<f64>> {
+        if neighbours.is_empty() || weight == 0.0 {
+            return None;
+        }
+        let p = &self.params;
+        let n = candidates.len() as f64;
+        let votes = knn::votes(neighbours, p.knn_temperature);
+        let mut probs: Vec<f64> = candidates
+            .iter()
+            .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + p.knn_smoothing / n)
+            .collect();
+        normalise(&mut probs);
+        for (s, q) in scores.iter_mut().zip(&probs) {
+            *s += weight * q.max(FLOOR).ln();
+        }
+        Some(probs)
+    }
+
     /// A scorer with these parameters.
     pub fn new(params: RoutingParams) -> Self {
         Self { params }
@@ -136,8 +170,15 @@ impl Scorer {
             .map(|d| d.code.as_str())
             .collect();
         let mut set: BTreeSet<&str> = BTreeSet::new();
-        set.extend(input.departments.iter().filter(|d| d.active).map(|d| d.code.as_str()));
+        set.extend(
+            input
+                .departments
+                .iter()
+                .filter(|d| d.active)
+                .map(|d| d.code.as_str()),
+        );
         set.extend(input.neighbours.iter().map(|n| n.department.as_str()));
+        set.extend(input.local_neighbours.iter().map(|n| n.department.as_str()));
         if let Some((h, _)) = input.head {
             set.extend(h.classes.iter().map(String::as_str));
         }
@@ -153,18 +194,8 @@ impl Scorer {
             return Scored::default();
         }
 
-        if !input.neighbours.is_empty() {
-            let votes = knn::votes(input.neighbours, p.knn_temperature);
-            let mut probs: Vec<f64> = candidates
-                .iter()
-                .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + p.knn_smoothing / n as f64)
-                .collect();
-            normalise(&mut probs);
-            for (s, q) in scores.iter_mut().zip(&probs) {
-                *s += p.w_knn * q.max(FLOOR).ln();
-            }
-            signals.knn = Some(probs);
-        }
+        signals.knn = self.vote_term(input.neighbours, &candidates, p.w_knn, &mut scores);
+        signals.local = self.vote_term(input.local_neighbours, &candidates, p.w_local, &mut scores);
 
         if let Some((head, x)) = input.head {
             let raw = head.predict(x);
@@ -197,7 +228,10 @@ impl Scorer {
                 .iter()
                 .map(|c| {
                     if let Some(areas) = declared.get(c.as_str()) {
-                        if areas.iter().any(|a| a.eq_ignore_ascii_case(district) || a == district) {
+                        if areas
+                            .iter()
+                            .any(|a| a.eq_ignore_ascii_case(district) || a == district)
+                        {
                             1.0 / (areas.len() as f64 * prior).max(FLOOR)
                         } else {
                             1e-3
@@ -222,7 +256,8 @@ impl Scorer {
             .filter_map(|d| d.description_similarity.map(|s| (d.code.as_str(), s)))
             .collect();
         if !sims.is_empty() {
-            let fade = p.cold_start_cases / (p.cold_start_cases + input.confirmed_total as f64);
+            let per_department = input.confirmed_total as f64 / n as f64;
+            let fade = p.cold_start_cases / (p.cold_start_cases + per_department);
             let best = sims.values().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
             let mut probs: Vec<f64> = candidates
                 .iter()
@@ -277,9 +312,14 @@ mod tests {
             areas.add("housing-south", Some("South"));
         }
         // Text neighbours are all northern housing cases...
-        let ns = [nb(1, "housing-north", 0.95), nb(2, "housing-north", 0.94), nb(3, "housing-south", 0.90)];
+        let ns = [
+            nb(1, "housing-north", 0.95),
+            nb(2, "housing-north", 0.94),
+            nb(3, "housing-south", 0.90),
+        ];
         let input = ScoreInput {
             neighbours: &ns,
+            local_neighbours: &[],
             head: None,
             district: Some("South"),
             departments: &[],
@@ -288,7 +328,10 @@ mod tests {
         };
         // ...but the appeal is from the south.
         assert_eq!(best(&Scorer::default().score(&input)), "housing-south");
-        let no_place = ScoreInput { district: None, ..input };
+        let no_place = ScoreInput {
+            district: None,
+            ..input
+        };
         assert_eq!(best(&Scorer::default().score(&no_place)), "housing-north");
     }
 
@@ -296,12 +339,28 @@ mod tests {
     fn descriptions_route_at_cold_start_and_inactive_departments_never_win() {
         let areas = AreaStats::new();
         let deps = vec![
-            DepartmentInfo { code: "roads".into(), active: true, areas: vec![], description_similarity: Some(0.88) },
-            DepartmentInfo { code: "water".into(), active: true, areas: vec![], description_similarity: Some(0.80) },
-            DepartmentInfo { code: "old".into(), active: false, areas: vec![], description_similarity: Some(0.95) },
+            DepartmentInfo {
+                code: "roads".into(),
+                active: true,
+                areas: vec![],
+                description_similarity: Some(0.88),
+            },
+            DepartmentInfo {
+                code: "water".into(),
+                active: true,
+                areas: vec![],
+                description_similarity: Some(0.80),
+            },
+            DepartmentInfo {
+                code: "old".into(),
+                active: false,
+                areas: vec![],
+                description_similarity: Some(0.95),
+            },
         ];
         let input = ScoreInput {
             neighbours: &[],
+            local_neighbours: &[],
             head: None,
             district: None,
             departments: &deps,
@@ -312,7 +371,10 @@ mod tests {
         assert_eq!(best(&s), "roads");
         assert!(!s.candidates.contains(&"old".to_string()));
         let ns = [nb(1, "old", 0.99)];
-        let s = Scorer::default().score(&ScoreInput { neighbours: &ns, ..input });
+        let s = Scorer::default().score(&ScoreInput {
+            neighbours: &ns,
+            ..input
+        });
         assert!(!s.candidates.contains(&"old".to_string()));
     }
 
@@ -320,12 +382,23 @@ mod tests {
     fn declared_areas_exclude_departments_elsewhere() {
         let areas = AreaStats::new();
         let deps = vec![
-            DepartmentInfo { code: "a".into(), active: true, areas: vec!["East".into()], description_similarity: None },
-            DepartmentInfo { code: "b".into(), active: true, areas: vec!["West".into()], description_similarity: None },
+            DepartmentInfo {
+                code: "a".into(),
+                active: true,
+                areas: vec!["East".into()],
+                description_similarity: None,
+            },
+            DepartmentInfo {
+                code: "b".into(),
+                active: true,
+                areas: vec!["West".into()],
+                description_similarity: None,
+            },
         ];
         let ns = [nb(1, "a", 0.95), nb(2, "b", 0.93)];
         let input = ScoreInput {
             neighbours: &ns,
+            local_neighbours: &[],
             head: None,
             district: Some("West"),
             departments: &deps,
@@ -340,6 +413,7 @@ mod tests {
         let areas = AreaStats::new();
         let input = ScoreInput {
             neighbours: &[],
+            local_neighbours: &[],
             head: None,
             district: Some("x"),
             departments: &[],

@@ -1,0 +1,270 @@
+//! The routing engine end to end on the tiny real model: learning from a
+//! correction at once, cold start from descriptions, and the workflow's errors.
+
+use std::sync::Arc;
+
+use appeal_triage::engine::{Engine, EngineError, NewAppeal};
+use appeal_triage::record::{AppealData, AppealStatus, Department, Jurisdiction, Place, Tenant};
+use triage_domain::Outcome;
+use triage_tests::tiny_engine;
+
+async fn tenant(engine: &Engine, id: &str) {
+    engine
+        .memory()
+        .record()
+        .upsert_tenant(&Tenant {
+            id: id.into(),
+            name: id.into(),
+            jurisdiction: Jurisdiction::Ua,
+            alpha: 0.1,
+            auto_threshold: 0.9,
+        })
+        .await
+        .unwrap();
+}
+
+async fn department(engine: &Engine, tenant: &str, code: &str, description: &str) {
+    engine
+        .memory()
+        .record()
+        .upsert_department(&Department {
+            tenant_id: tenant.into(),
+            code: code.into(),
+            names: Default::default(),
+            description: description.into(),
+            areas: vec![],
+            auto_threshold: None,
+            active: true,
+        })
+        .await
+        .unwrap();
+}
+
+/// Imports confirmed history and brings the index up to date.
+async fn history(engine: &Engine, tenant: &str, cases: &[(&str, &str, &str)]) {
+    for (i, (text, dept, district)) in cases.iter().enumerate() {
+        let data = AppealData {
+            tenant_id: tenant.into(),
+            external_id: Some(format!("h{i}")),
+            text: text.to_string(),
+            redacted_text: text.to_string(),
+            language: None,
+            place: Place {
+                district: Some(district.to_string()),
+                ..Place::default()
+            },
+            channel: None,
+            applicant_category: None,
+            received_at: 1_600_000_000_000 + i as i64 * 60_000,
+            status: AppealStatus::Imported,
+            department: Some(dept.to_string()),
+        };
+        engine.memory().record().insert_appeal(&data, "test").await.unwrap();
+    }
+    engine
+        .memory()
+        .drain_outbox(&Default::default())
+        .await
+        .unwrap();
+    engine.invalidate(tenant);
+}
+
+fn appeal(text: &str, district: &str) -> NewAppeal {
+    NewAppeal {
+        text: text.into(),
+        place: Place {
+            district: Some(district.into()),
+            ..Place::default()
+        },
+        ..NewAppeal::default()
+    }
+}
+
+const ROADS: [&str; 5] = [
+    "pothole on the road near school number five",
+    "the asphalt on our street is broken, cars damaged",
+    "road surface destroyed after winter, please repair",
+    "deep holes in the roadway at the crossing",
+    "repair the road on Lenina avenue, potholes everywhere",
+];
+const WATER: [&str; 5] = [
+    "no cold water in the building since morning",
+    "water pipe burst in the basement, flooding",
+    "hot water is rusty and smells bad",
+    "leak from the water main on the corner",
+    "low water pressure on the fifth floor",
+];
+
+async fn seeded(dir: &std::path::Path) -> Arc<Engine> {
+    let engine = tiny_engine(dir).await;
+    tenant(&engine, "city").await;
+    let mut cases = Vec::new();
+    for t in ROADS {
+        cases.push((t, "roads", "North"));
+    }
+    for t in WATER {
+        cases.push((t, "water", "North"));
+    }
+    history(&engine, "city", &cases).await;
+    engine
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correction_counts_for_the_very_next_similar_appeal() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = seeded(dir.path()).await;
+    let text = "graffiti sprayed over the bus stop shelter on Shevchenka street";
+    let first = engine
+        .submit("city", appeal(text, "North"), "portal")
+        .await
+        .unwrap();
+    assert!(first.created);
+    let suggested = first.decision.department.clone().unwrap();
+    assert!(suggested == "roads" || suggested == "water", "{suggested}");
+    // The supervisor routes it to a department the history has never seen.
+    department(&engine, "city", "cleaning", "").await;
+    let view = engine
+        .decide("city", first.appeal_id, "cleaning", Some("graffiti is ours"), "supervisor")
+        .await
+        .unwrap();
+    assert_eq!(view.appeal.data.status, AppealStatus::Decided);
+    assert_eq!(view.decisions.last().unwrap().kind, "override");
+    // The very next near-identical appeal goes there, with the correction as evidence.
+    let next = engine
+        .submit(
+            "city",
+            appeal("graffiti sprayed over the bus stop shelter on Shevchenka street!", "North"),
+            "portal",
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.decision.department.as_deref(), Some("cleaning"), "{:?}", next.decision);
+    assert_eq!(next.decision.evidence.cases[0].id, first.appeal_id);
+    assert_eq!(next.decision.duplicate_of, Some(first.appeal_id));
+    assert!(next.decision.prediction_set.contains(&"cleaning".to_string()));
+    // History records the suggestion and the override with who and why.
+    let trail = engine.history("city", first.appeal_id).await.unwrap();
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["appeal.created", "appeal.suggested", "appeal.override"]);
+    assert_eq!(trail[2].actor, "supervisor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_start_routes_by_descriptions_then_history_takes_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_engine(dir.path()).await;
+    tenant(&engine, "new").await;
+    department(&engine, "new", "roads", "Road repair: potholes, asphalt, road surface").await;
+    department(&engine, "new", "water", "Water supply: pipes, leaks, water pressure").await;
+    let d = engine
+        .preview("new", &appeal("Road repair: potholes, asphalt, road surface", "X"))
+        .await
+        .unwrap();
+    assert_eq!(d.department.as_deref(), Some("roads"), "{d:?}");
+    assert!(d.evidence.signals.iter().any(|s| s.name == "descriptions"));
+    let d = engine
+        .preview("new", &appeal("Water supply: pipes, leaks, water pressure", "X"))
+        .await
+        .unwrap();
+    assert_eq!(d.department.as_deref(), Some("water"), "{d:?}");
+    assert!(d.evidence.cases.is_empty());
+    // Five confirmed cases per department: history now speaks too.
+    let mut cases = Vec::new();
+    for t in ROADS {
+        cases.push((t, "roads", "X"));
+    }
+    for t in WATER {
+        cases.push((t, "water", "X"));
+    }
+    history(&engine, "new", &cases).await;
+    let d = engine.preview("new", &appeal(WATER[1], "X")).await.unwrap();
+    assert_eq!(d.department.as_deref(), Some("water"), "{d:?}");
+    assert!(d.evidence.signals.iter().any(|s| s.name == "text_neighbours"));
+    assert_eq!(d.evidence.cases.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_are_idempotent_and_bad_requests_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = seeded(dir.path()).await;
+    let mut a = appeal(ROADS[0], "North");
+    a.external_id = Some("portal-1".into());
+    let first = engine.submit("city", a.clone(), "portal").await.unwrap();
+    let again = engine.submit("city", a, "portal").await.unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.appeal_id, again.appeal_id);
+    assert_eq!(first.decision.department, again.decision.department);
+    assert_eq!(first.decision.prediction_set, again.decision.prediction_set);
+    assert!((first.decision.confidence - again.decision.confidence).abs() < 1e-12);
+    assert_eq!(first.decision.language, "en");
+    assert!(first.decision.model.fingerprint.len() == 64);
+
+    let before = engine.memory().record().count_appeals("city").await.unwrap();
+    let empty = engine.submit("city", appeal("   ", "North"), "portal").await;
+    assert!(matches!(empty, Err(EngineError::InvalidInput(_))), "{empty:?}");
+    let nul = engine.submit("city", appeal("a\0b", "North"), "portal").await;
+    assert!(matches!(nul, Err(EngineError::InvalidInput(_))));
+    let huge = engine
+        .submit("city", appeal(&"x".repeat(70_000), "North"), "portal")
+        .await;
+    assert!(matches!(huge, Err(EngineError::InvalidInput(_))));
+    let nobody = engine.submit("nobody", appeal("text", "North"), "portal").await;
+    assert!(matches!(nobody, Err(EngineError::UnknownTenant(_))));
+    assert_eq!(engine.memory().record().count_appeals("city").await.unwrap(), before);
+
+    let unknown = engine
+        .decide("city", first.appeal_id, "no-such-dept", None, "sup")
+        .await;
+    assert!(matches!(unknown, Err(EngineError::UnknownDepartment(_))), "{unknown:?}");
+    let reason = engine.reroute("city", first.appeal_id, " ", "dept").await;
+    assert!(matches!(reason, Err(EngineError::InvalidInput(_))));
+    let missing = engine.decide("city", 999_999, "roads", None, "sup").await;
+    assert!(matches!(missing, Err(EngineError::UnknownAppeal(_))));
+
+    // Another tenant cannot see or touch the appeal.
+    tenant(&engine, "other").await;
+    assert!(engine.appeal("other", first.appeal_id).await.unwrap().is_none());
+    let cross = engine.decide("other", first.appeal_id, "roads", None, "sup").await;
+    assert!(matches!(cross, Err(EngineError::UnknownAppeal(_))), "{cross:?}");
+
+    // A reroute sends it back to review with the reason on record.
+    let view = engine
+        .reroute("city", first.appeal_id, "not our competence", "roads-dept")
+        .await
+        .unwrap();
+    assert_eq!(view.appeal.data.status, AppealStatus::Rerouted);
+    assert_eq!(view.decisions.last().unwrap().reason.as_deref(), Some("not our competence"));
+    assert!(matches!(
+        first.decision.decision,
+        Outcome::AutoRouted | Outcome::NeedsReview
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refit_fits_a_head_and_calibration_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_engine(dir.path()).await;
+    tenant(&engine, "city").await;
+    let mut cases = Vec::new();
+    for round in 0..12 {
+        for (i, t) in ROADS.iter().enumerate() {
+            let district = if i % 2 == 0 { "North" } else { "South" };
+            cases.push((*t, if district == "North" { "roads-north" } else { "roads-south" }, district));
+        }
+        for t in WATER {
+            cases.push((t, "water", if round % 2 == 0 { "North" } else { "South" }));
+        }
+    }
+    history(&engine, "city", &cases).await;
+    let model = engine.refit("city").await.unwrap();
+    assert_eq!(model.version, 1);
+    assert_eq!(model.fitted_on, 120);
+    assert!(model.head.is_some());
+    assert!(model.calibration.temperature > 0.0);
+    // The district decides between the two road agencies.
+    let d = engine.preview("city", &appeal(ROADS[0], "South")).await.unwrap();
+    assert_eq!(d.department.as_deref(), Some("roads-south"), "{d:?}");
+    assert_eq!(d.model.head_version, 1);
+    let p: f64 = d.alternatives.iter().map(|a| a.probability).sum();
+    assert!(p <= 1.0 + 1e-9 && p > 0.5, "{p}");
+}
