@@ -3,6 +3,7 @@
 //! This crate will hold the HTTP layer and the routing domain; for now it
 //! exposes the configuration and the demo built on the embedder.
 
+pub mod backup;
 pub mod config;
 pub mod datadir;
 pub mod demo;

