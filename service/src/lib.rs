@@ -4,11 +4,14 @@
 //! exposes the configuration and the demo built on the embedder.
 
 pub mod backup;
+pub mod batcher;
 pub mod config;
 pub mod datadir;
 pub mod demo;
 pub mod engine;
+pub mod http;
 pub mod import;
 pub mod index;
 pub mod memory;
 pub mod record;
+pub mod serve;

@@ -48,6 +48,18 @@ enum Command {
     Backup(history_cli::BackupArgs),
     /// Restore a backup into the data directory.
     Restore(history_cli::RestoreArgs),
+    /// Run the HTTP service (JSON API, Open311, review page) until SIGTERM.
+    Serve(Box<appeal_triage::serve::ServeArgs>),
+    /// Manage API keys (created keys are printed once).
+    Keys {
+        #[command(subcommand)]
+        action: appeal_triage::serve::KeysCommand,
+    },
+    /// Manage tenants.
+    Tenants {
+        #[command(subcommand)]
+        action: appeal_triage::serve::TenantsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +137,23 @@ fn main() -> anyhow::Result<()> {
         Command::Reindex(args) => history_cli::runtime()?.block_on(history_cli::reindex(cfg, args))?,
         Command::Backup(args) => history_cli::runtime()?.block_on(history_cli::backup(cfg, args))?,
         Command::Restore(args) => history_cli::runtime()?.block_on(history_cli::restore(cfg, args))?,
+        Command::Serve(args) => {
+            tokio::runtime::Runtime::new()?.block_on(appeal_triage::serve::serve(cfg, *args))?;
+        }
+        Command::Keys { action } => {
+            print!(
+                "{}",
+                tokio::runtime::Runtime::new()?
+                    .block_on(appeal_triage::serve::keys(cfg, action))?
+            );
+        }
+        Command::Tenants { action } => {
+            print!(
+                "{}",
+                tokio::runtime::Runtime::new()?
+                    .block_on(appeal_triage::serve::tenants(cfg, action))?
+            );
+        }
         Command::Demo => {
             let e = load()?;
             print!("{}", appeal_triage::demo::run(&e)?);

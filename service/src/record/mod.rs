@@ -10,6 +10,7 @@
 //! one transaction, so an acknowledged appeal always has a pending index write;
 //! the outbox is replayed on start until the index has caught up.
 
+mod keys;
 mod migrate;
 mod types;
 mod workflow;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use keys::{ApiKey, KeyRole, KEY_PREFIX};
 pub use types::*;
 pub use workflow::{AppealQuery, DecisionRow};
 

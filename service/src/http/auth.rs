@@ -1,0 +1,123 @@
+//! Authentication and authorisation: an API key per request, its tenant and
+//! role, and the per-key rate limit.
+//!
+//! The key comes in `Authorization: Bearer <key>` or `X-Api-Key: <key>`
+//! (Open311 clients pass `api_key` as a form or query field; see `open311`).
+//! Handlers take [`Portal`], [`Supervisor`] or [`Admin`]: the extractor *is*
+//! the permission check, so a handler cannot forget it. Every query a handler
+//! makes is scoped by `caller.tenant()`, which is how a key of tenant A can
+//! never read or affect tenant B (another tenant's ids answer 404, not 403, so
+//! their existence does not leak either).
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::record::{ApiKey, KeyRole};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key it presented.
+    pub key: ApiKey,
+}
+
+impl Caller {
+    /// The tenant every action of this caller is confined to.
+    pub fn tenant(&self) -> &str {
+        &self.key.tenant_id
+    }
+
+    /// The audit actor: `key:<id>` (the key id is public, the secret never logged).
+    pub fn actor(&self) -> String {
+        format!("key:{}", self.key.id)
+    }
+}
+
+/// Authenticates a presented key, applies the rate limit and checks the role.
+pub async fn authenticate(
+    state: &AppState,
+    presented: Option<&str>,
+    needed: KeyRole,
+) -> Result<Caller, ApiError> {
+    let presented = presented.map(str::trim).filter(|k| !k.is_empty());
+    let Some(presented) = presented else {
+        return Err(ApiError::unauthorized());
+    };
+    let key = state
+        .record
+        .authenticate_api_key(presented)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    state.limiter.check(&key.id).map_err(|secs| {
+        ApiError::too_many(
+            "rate_limited",
+            format!("rate limit of this API key exceeded; retry in {secs} s"),
+            secs,
+        )
+    })?;
+    if key.role < needed {
+        return Err(ApiError::forbidden(format!(
+            "this action needs the {needed} role; the key has {}",
+            key.role
+        )));
+    }
+    Ok(Caller { key })
+}
+
+/// The key presented in the headers, if any.
+pub fn presented_key(parts: &Parts) -> Option<&str> {
+    if let Some(v) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(k) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
+            return Some(k);
+        }
+    }
+    parts.headers.get("x-api-key").and_then(|v| v.to_str().ok())
+}
+
+macro_rules! role_extractor {
+    ($name:ident, $role:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Debug, Clone)]
+        pub struct $name(pub Caller);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &AppState,
+            ) -> Result<Self, Self::Rejection> {
+                let caller = authenticate(state, presented_key(parts), $role).await?;
+                // The access-log span names the key id (never the key itself).
+                tracing::Span::current().record("key", caller.key.id.as_str());
+                Ok(Self(caller))
+            }
+        }
+    };
+}
+
+role_extractor!(
+    Portal,
+    KeyRole::Portal,
+    "A caller with at least the portal role (submit appeals, read them)."
+);
+role_extractor!(
+    Supervisor,
+    KeyRole::Supervisor,
+    "A caller with at least the supervisor role (review queue, decisions, reroutes)."
+);
+role_extractor!(
+    Admin,
+    KeyRole::Admin,
+    "A caller with the admin role (catalogue, tenant settings, keys, import)."
+);

@@ -1,0 +1,76 @@
+//! Configuration of the HTTP service (flags with `APPEAL_TRIAGE_*` env twins).
+//! Every limit is explicit here, with its default documented in the README.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::batcher::BatcherConfig;
+
+/// How the HTTP service listens, limits and batches.
+#[derive(Debug, Clone, Args)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    #[arg(long, env = "APPEAL_TRIAGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Largest accepted request body (JSON and forms), in bytes.
+    #[arg(long, env = "APPEAL_TRIAGE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest accepted import upload (`POST /v1/import`), in bytes.
+    #[arg(long, env = "APPEAL_TRIAGE_MAX_IMPORT_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_import_bytes: u64,
+    /// Most appeals in one `POST /v1/appeals:batch`.
+    #[arg(long, env = "APPEAL_TRIAGE_MAX_BATCH_APPEALS", default_value_t = 256)]
+    pub max_batch_appeals: usize,
+    /// Largest page of `GET /v1/appeals`.
+    #[arg(long, env = "APPEAL_TRIAGE_MAX_PAGE", default_value_t = 200)]
+    pub max_page: i64,
+    /// Requests per second allowed per API key (token refill rate); 0 disables the limit.
+    #[arg(long, env = "APPEAL_TRIAGE_RATE_LIMIT_PER_SEC", default_value_t = 50.0)]
+    pub rate_limit_per_sec: f64,
+    /// Burst of requests allowed per API key (bucket size).
+    #[arg(long, env = "APPEAL_TRIAGE_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Most texts embedded together in one model call.
+    #[arg(long, env = "APPEAL_TRIAGE_BATCH_MAX_SIZE", default_value_t = 32)]
+    pub batch_max_size: usize,
+    /// Longest a request waits for others to share its model call, in milliseconds.
+    #[arg(long, env = "APPEAL_TRIAGE_BATCH_MAX_WAIT_MS", default_value_t = 5)]
+    pub batch_max_wait_ms: u64,
+    /// Most texts waiting for the model; beyond it requests get 429.
+    #[arg(long, env = "APPEAL_TRIAGE_BATCH_QUEUE", default_value_t = 1024)]
+    pub batch_queue: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/Ctrl-C.
+    #[arg(long, env = "APPEAL_TRIAGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_import_bytes: 1024 * 1024 * 1024,
+            max_batch_appeals: 256,
+            max_page: 200,
+            rate_limit_per_sec: 50.0,
+            rate_limit_burst: 100,
+            batch_max_size: 32,
+            batch_max_wait_ms: 5,
+            batch_queue: 1024,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The batcher's part of the configuration.
+    pub fn batcher(&self) -> BatcherConfig {
+        BatcherConfig {
+            max_batch: self.batch_max_size,
+            max_wait: Duration::from_millis(self.batch_max_wait_ms),
+            queue_capacity: self.batch_queue,
+        }
+    }
+}

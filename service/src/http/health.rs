@@ -1,0 +1,60 @@
+//! Probes and metrics: `/healthz` (the process answers), `/readyz` (model
+//! loaded and stores reachable; 503 otherwise, so a load balancer stops sending
+//! traffic while PostgreSQL or Qdrant is down), `/metrics` (Prometheus).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive")))]
+pub(super) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: model, record and index all answer.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
+    (status = 200, description = "ready"),
+    (status = 503, description = "a store is unreachable")))]
+pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let r = state.engine.ready().await;
+    let status = if r.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(serde_json::json!({
+            "ready": r.ok(),
+            "model": r.model,
+            "record": r.record,
+            "index": r.index,
+        })),
+    )
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text")))]
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let stats = state.batcher.as_ref().map(|b| b.stats().clone());
+    let body = state.metrics.render(stats.as_deref());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}

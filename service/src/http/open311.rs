@@ -1,0 +1,565 @@
+//! Open311 GeoReport v2 (<https://wiki.open311.org/GeoReport_v2>).
+//!
+//! Departments are the services; a posted request is an appeal (channel
+//! `open311`) routed like any other, and `agency_responsible` is the routed
+//! department. Every endpoint answers `.json` or `.xml`; errors are Open311's
+//! list of `{code, description}`. The `api_key` form or query field is an API
+//! key of this service; it selects the tenant. The service list and service
+//! definitions are public in GeoReport, so they also accept `jurisdiction_id`
+//! (the tenant id) instead of a key.
+//!
+//! Personal fields of a request (e-mail, names, phone, device id) are not
+//! stored: routing does not need them.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::auth::{authenticate, Caller};
+use super::error::ApiError;
+use super::AppState;
+use crate::engine::{AppealView, NewAppeal};
+use crate::record::{AppealQuery, AppealStatus, Department, KeyRole};
+use triage_domain::Place;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/open311/v2/{file}", get(get_root).post(post_request))
+        .route("/open311/v2/services/{file}", get(get_service))
+        .route("/open311/v2/requests/{file}", get(get_request))
+        .route("/open311/v2/tokens/{file}", get(get_token))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Fmt {
+    Json,
+    Xml,
+}
+
+/// An Open311 failure: HTTP status and description, rendered as a list.
+struct O311Error {
+    status: StatusCode,
+    description: String,
+    fmt: Fmt,
+}
+
+impl O311Error {
+    fn new(status: StatusCode, description: impl Into<String>, fmt: Fmt) -> Self {
+        Self {
+            status,
+            description: description.into(),
+            fmt,
+        }
+    }
+
+    fn from_api(e: ApiError, fmt: Fmt) -> Self {
+        Self::new(e.status, e.message, fmt)
+    }
+}
+
+impl IntoResponse for O311Error {
+    fn into_response(self) -> Response {
+        let item = json!({ "code": self.status.as_u16(), "description": self.description });
+        let mut r = render(self.fmt, "errors", "error", &[item]);
+        *r.status_mut() = self.status;
+        r
+    }
+}
+
+type O311Result = Result<Response, O311Error>;
+
+/// Splits `name.json` / `name.xml`.
+fn split_file(file: &str) -> Result<(&str, Fmt), O311Error> {
+    if let Some(n) = file.strip_suffix(".json") {
+        Ok((n, Fmt::Json))
+    } else if let Some(n) = file.strip_suffix(".xml") {
+        Ok((n, Fmt::Xml))
+    } else {
+        Err(O311Error::new(
+            StatusCode::NOT_FOUND,
+            "unknown format: use .json or .xml",
+            Fmt::Json,
+        ))
+    }
+}
+
+fn render(fmt: Fmt, root: &str, item: &str, items: &[Value]) -> Response {
+    match fmt {
+        Fmt::Json => axum::Json(Value::Array(items.to_vec())).into_response(),
+        Fmt::Xml => {
+            let mut s = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+            s.push_str(&format!("<{root}>"));
+            for v in items {
+                s.push_str(&format!("<{item}>"));
+                if let Value::Object(m) = v {
+                    for (k, v) in m {
+                        xml_field(&mut s, k, v);
+                    }
+                }
+                s.push_str(&format!("</{item}>"));
+            }
+            s.push_str(&format!("</{root}>"));
+            ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], s).into_response()
+        }
+    }
+}
+
+fn xml_field(s: &mut String, k: &str, v: &Value) {
+    match v {
+        Value::Null => s.push_str(&format!("<{k}/>")),
+        Value::String(t) => s.push_str(&format!("<{k}>{}</{k}>", xml_escape(t))),
+        Value::Array(a) => {
+            s.push_str(&format!("<{k}>"));
+            for x in a {
+                xml_field(s, "attribute", x);
+            }
+            s.push_str(&format!("</{k}>"));
+        }
+        Value::Object(m) => {
+            s.push_str(&format!("<{k}>"));
+            for (k2, v2) in m {
+                xml_field(s, k2, v2);
+            }
+            s.push_str(&format!("</{k}>"));
+        }
+        other => s.push_str(&format!("<{k}>{other}</{k}>")),
+    }
+}
+
+fn xml_escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// The department's display name in the preferred language.
+fn name_of(d: &Department, locale: Option<&str>) -> String {
+    locale
+        .and_then(|l| d.names.get(l.split(['-', '_']).next().unwrap_or(l)))
+        .or_else(|| d.names.get("en"))
+        .or_else(|| d.names.get("uk"))
+        .or_else(|| d.names.values().next())
+        .cloned()
+        .unwrap_or_else(|| d.code.clone())
+}
+
+fn service_json(d: &Department, locale: Option<&str>) -> Value {
+    json!({
+        "service_code": d.code,
+        "service_name": name_of(d, locale),
+        "description": d.description,
+        "metadata": false,
+        "type": "realtime",
+        "keywords": d.areas.join(","),
+        "group": "",
+    })
+}
+
+/// The tenant of a request: from `api_key`, or `jurisdiction_id` where public.
+async fn tenant_of(
+    state: &AppState,
+    q: &HashMap<String, String>,
+    public: bool,
+    fmt: Fmt,
+) -> Result<String, O311Error> {
+    if let Some(key) = q.get("api_key").filter(|k| !k.is_empty()) {
+        return Ok(caller_of(state, key, fmt).await?.key.tenant_id);
+    }
+    if public {
+        if let Some(j) = q.get("jurisdiction_id").filter(|j| !j.is_empty()) {
+            let known = state
+                .record
+                .tenant(j)
+                .await
+                .map_err(|e| O311Error::from_api(e.into(), fmt))?;
+            return known.map(|t| t.id).ok_or_else(|| {
+                O311Error::new(StatusCode::NOT_FOUND, "jurisdiction_id not found", fmt)
+            });
+        }
+        return Err(O311Error::new(
+            StatusCode::BAD_REQUEST,
+            "jurisdiction_id or api_key required",
+            fmt,
+        ));
+    }
+    Err(O311Error::new(
+        StatusCode::FORBIDDEN,
+        "api_key required",
+        fmt,
+    ))
+}
+
+async fn departments(
+    state: &AppState,
+    tenant: &str,
+    fmt: Fmt,
+) -> Result<Vec<Department>, O311Error> {
+    state
+        .record
+        .departments(tenant)
+        .await
+        .map_err(|e| O311Error::from_api(e.into(), fmt))
+}
+
+/// `GET services.json|xml` and `GET requests.json|xml`.
+async fn get_root(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> O311Result {
+    let (name, fmt) = split_file(&file)?;
+    match name {
+        "services" => {
+            let tenant = tenant_of(&state, &q, true, fmt).await?;
+            let locale = q.get("locale").map(String::as_str);
+            let items: Vec<Value> = departments(&state, &tenant, fmt)
+                .await?
+                .iter()
+                .filter(|d| d.active)
+                .map(|d| service_json(d, locale))
+                .collect();
+            Ok(render(fmt, "services", "service", &items))
+        }
+        "requests" => list_requests(&state, &q, fmt).await,
+        _ => Err(O311Error::new(
+            StatusCode::NOT_FOUND,
+            "no such resource",
+            fmt,
+        )),
+    }
+}
+
+/// `GET services/{code}.json|xml`: the service definition (no extra attributes).
+async fn get_service(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> O311Result {
+    let (code, fmt) = split_file(&file)?;
+    let tenant = tenant_of(&state, &q, true, fmt).await?;
+    let deps = departments(&state, &tenant, fmt).await?;
+    if !deps.iter().any(|d| d.code == code && d.active) {
+        return Err(O311Error::new(
+            StatusCode::NOT_FOUND,
+            "service_code not found",
+            fmt,
+        ));
+    }
+    let def = json!({ "service_code": code, "attributes": [] });
+    match fmt {
+        Fmt::Json => Ok(axum::Json(def).into_response()),
+        Fmt::Xml => {
+            let mut s =
+                String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_definition>");
+            xml_field(&mut s, "service_code", &Value::String(code.to_string()));
+            s.push_str("<attributes></attributes></service_definition>");
+            Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], s).into_response())
+        }
+    }
+}
+
+fn parse_coord(q: &HashMap<String, String>, k: &str, fmt: Fmt) -> Result<Option<f64>, O311Error> {
+    match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(v) => v.parse::<f64>().map(Some).map_err(|_| {
+            O311Error::new(StatusCode::BAD_REQUEST, format!("{k} is not a number"), fmt)
+        }),
+    }
+}
+
+/// `POST requests.json|xml` (form-encoded): a new service request = an appeal.
+async fn post_request(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    form: Result<
+        axum::extract::Form<Vec<(String, String)>>,
+        axum::extract::rejection::FormRejection,
+    >,
+) -> O311Result {
+    let (name, fmt) = split_file(&file)?;
+    if name != "requests" {
+        return Err(O311Error::new(
+            StatusCode::NOT_FOUND,
+            "no such resource",
+            fmt,
+        ));
+    }
+    let axum::extract::Form(pairs) =
+        form.map_err(|e| O311Error::from_api(ApiError::from(e), fmt))?;
+    let q: HashMap<String, String> = pairs.into_iter().collect();
+    let key = q.get("api_key").map(String::as_str).unwrap_or("");
+    if key.is_empty() {
+        return Err(O311Error::new(
+            StatusCode::FORBIDDEN,
+            "api_key required",
+            fmt,
+        ));
+    }
+    let caller = caller_of(&state, key, fmt).await?;
+    let tenant = caller.key.tenant_id.clone();
+    let service_code = q.get("service_code").map(|s| s.trim()).unwrap_or("");
+    if service_code.is_empty() {
+        return Err(O311Error::new(
+            StatusCode::BAD_REQUEST,
+            "service_code required",
+            fmt,
+        ));
+    }
+    let deps = departments(&state, &tenant, fmt).await?;
+    if !deps.iter().any(|d| d.code == service_code && d.active) {
+        return Err(O311Error::new(
+            StatusCode::NOT_FOUND,
+            "service_code not found",
+            fmt,
+        ));
+    }
+    let text = q.get("description").map(|s| s.trim()).unwrap_or("");
+    if text.is_empty() {
+        return Err(O311Error::new(
+            StatusCode::BAD_REQUEST,
+            "description required",
+            fmt,
+        ));
+    }
+    super::appeals::check_text(&state, text).map_err(|e| O311Error::from_api(e, fmt))?;
+    let lat = parse_coord(&q, "lat", fmt)?;
+    let lon = parse_coord(&q, "long", fmt)?;
+    let address = q.get("address_string").filter(|s| !s.is_empty()).cloned();
+    if lat.is_none() && lon.is_none() && address.is_none() && !q.contains_key("address_id") {
+        return Err(O311Error::new(
+            StatusCode::BAD_REQUEST,
+            "a location is required: lat and long, address_string or address_id",
+            fmt,
+        ));
+    }
+    let appeal = NewAppeal {
+        external_id: None,
+        text: text.to_string(),
+        place: Place {
+            lat,
+            lon,
+            address,
+            ..Place::default()
+        },
+        channel: Some("open311".into()),
+        applicant_category: None,
+        received_at: None,
+    };
+    let s = state
+        .engine
+        .submit(&tenant, appeal, &caller.actor())
+        .await
+        .map_err(|e| O311Error::from_api(e.into(), fmt))?;
+    super::appeals::observe_outcome(&state, &s.decision);
+    let item = json!({
+        "service_request_id": s.appeal_id.to_string(),
+        "service_notice": notice(&s.decision),
+        "account_id": null,
+    });
+    Ok(render(fmt, "service_requests", "request", &[item]))
+}
+
+/// The caller presenting `key` (portal role at least), rate limit applied.
+async fn caller_of(state: &AppState, key: &str, fmt: Fmt) -> Result<Caller, O311Error> {
+    authenticate(state, Some(key), KeyRole::Portal)
+        .await
+        .map_err(|e| O311Error::from_api(e, fmt))
+}
+
+fn notice(d: &triage_domain::RoutingDecision) -> String {
+    match d.deadlines.iter().find(|x| x.kind == "answer") {
+        Some(x) => format!("An answer is due by {}.", x.due),
+        None => String::new(),
+    }
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn request_json(v: &AppealView, deps: &[Department]) -> Value {
+    let a = &v.appeal;
+    let dep = a.data.department.as_deref().or_else(|| {
+        v.suggestion
+            .as_ref()
+            .filter(|_| a.data.status == AppealStatus::AutoRouted)
+            .and_then(|s| s.department.as_deref())
+    });
+    let agency = dep.map(|code| {
+        deps.iter()
+            .find(|d| d.code == code)
+            .map(|d| name_of(d, None))
+            .unwrap_or_else(|| code.to_string())
+    });
+    let (status, notes) = match a.data.status {
+        AppealStatus::Imported => ("closed", "historical case"),
+        AppealStatus::AutoRouted => ("open", "routed to the competent department"),
+        AppealStatus::Decided => ("open", "routed to the competent department after review"),
+        AppealStatus::NeedsReview | AppealStatus::Received => ("open", "being routed"),
+        AppealStatus::Rerouted => ("open", "being re-routed"),
+    };
+    let expected = v
+        .suggestion
+        .as_ref()
+        .and_then(|s| s.deadlines.iter().find(|d| d.kind == "answer"))
+        .map(|d| format!("{}T23:59:59Z", d.due));
+    let updated = v
+        .decisions
+        .last()
+        .map(|d| d.at)
+        .unwrap_or(a.data.received_at);
+    let mut m = Map::new();
+    m.insert("service_request_id".into(), json!(a.id.to_string()));
+    m.insert("status".into(), json!(status));
+    m.insert("status_notes".into(), json!(notes));
+    m.insert("service_name".into(), json!(agency.clone()));
+    m.insert("service_code".into(), json!(dep));
+    m.insert("description".into(), json!(a.data.text));
+    m.insert("agency_responsible".into(), json!(agency));
+    m.insert(
+        "service_notice".into(),
+        json!(v.suggestion.as_ref().map(notice)),
+    );
+    m.insert("requested_datetime".into(), json!(iso(a.data.received_at)));
+    m.insert("updated_datetime".into(), json!(iso(updated)));
+    m.insert("expected_datetime".into(), json!(expected));
+    m.insert("address".into(), json!(a.data.place.address));
+    m.insert("address_id".into(), Value::Null);
+    m.insert("zipcode".into(), Value::Null);
+    m.insert("lat".into(), json!(a.data.place.lat));
+    m.insert("long".into(), json!(a.data.place.lon));
+    m.insert("media_url".into(), Value::Null);
+    Value::Object(m)
+}
+
+/// `GET requests.json|xml`: by ids, or filtered (status, dates), newest last.
+async fn list_requests(state: &AppState, q: &HashMap<String, String>, fmt: Fmt) -> O311Result {
+    let tenant = tenant_of(state, q, false, fmt).await?;
+    let deps = departments(state, &tenant, fmt).await?;
+    let err = |e: crate::engine::EngineError| O311Error::from_api(e.into(), fmt);
+    let mut views = Vec::new();
+    if let Some(ids) = q.get("service_request_id").filter(|s| !s.is_empty()) {
+        for id in ids.split(',') {
+            let id: i64 = id.trim().parse().map_err(|_| {
+                O311Error::new(
+                    StatusCode::BAD_REQUEST,
+                    "service_request_id is not a number",
+                    fmt,
+                )
+            })?;
+            if let Some(v) = state.engine.appeal(&tenant, id).await.map_err(err)? {
+                views.push(v);
+            }
+        }
+    } else {
+        let since = match q.get("start_date").filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| {
+                        O311Error::new(
+                            StatusCode::BAD_REQUEST,
+                            "start_date is not a W3C date-time",
+                            fmt,
+                        )
+                    })?
+                    .timestamp_millis(),
+            ),
+            None => None,
+        };
+        let until = match q.get("end_date").filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| {
+                        O311Error::new(
+                            StatusCode::BAD_REQUEST,
+                            "end_date is not a W3C date-time",
+                            fmt,
+                        )
+                    })?
+                    .timestamp_millis(),
+            ),
+            None => None,
+        };
+        let query = AppealQuery {
+            since,
+            limit: 1000,
+            ..AppealQuery::default()
+        };
+        views = state.engine.list(&tenant, query).await.map_err(err)?;
+        views.retain(|v| until.is_none_or(|u| v.appeal.data.received_at <= u));
+    }
+    let mut items: Vec<Value> = views.iter().map(|v| request_json(v, &deps)).collect();
+    if let Some(code) = q.get("service_code").filter(|s| !s.is_empty()) {
+        items.retain(|i| i["service_code"].as_str() == Some(code.as_str()));
+    }
+    if let Some(status) = q.get("status").filter(|s| !s.is_empty()) {
+        let wanted: Vec<&str> = status.split(',').map(str::trim).collect();
+        items.retain(|i| i["status"].as_str().is_some_and(|s| wanted.contains(&s)));
+    }
+    Ok(render(fmt, "service_requests", "request", &items))
+}
+
+/// `GET requests/{id}.json|xml`.
+async fn get_request(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> O311Result {
+    let (id, fmt) = split_file(&file)?;
+    let tenant = tenant_of(&state, &q, false, fmt).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| O311Error::new(StatusCode::NOT_FOUND, "service_request_id not found", fmt))?;
+    let v = state
+        .engine
+        .appeal(&tenant, id)
+        .await
+        .map_err(|e| O311Error::from_api(e.into(), fmt))?
+        .ok_or_else(|| {
+            O311Error::new(StatusCode::NOT_FOUND, "service_request_id not found", fmt)
+        })?;
+    let deps = departments(&state, &tenant, fmt).await?;
+    Ok(render(
+        fmt,
+        "service_requests",
+        "request",
+        &[request_json(&v, &deps)],
+    ))
+}
+
+/// `GET tokens/{token}.json|xml`: requests are created synchronously, so the
+/// token of a request is its id.
+async fn get_token(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> O311Result {
+    let (token, fmt) = split_file(&file)?;
+    let tenant = tenant_of(&state, &q, false, fmt).await?;
+    let id: i64 = token
+        .parse()
+        .map_err(|_| O311Error::new(StatusCode::NOT_FOUND, "token not found", fmt))?;
+    let found = state
+        .record
+        .appeal(&tenant, id)
+        .await
+        .map_err(|e| O311Error::from_api(e.into(), fmt))?;
+    if found.is_none() {
+        return Err(O311Error::new(
+            StatusCode::NOT_FOUND,
+            "token not found",
+            fmt,
+        ));
+    }
+    let item = json!({ "service_request_id": id.to_string(), "token": token });
+    Ok(render(fmt, "service_requests", "request", &[item]))
+}
