@@ -13,5 +13,6 @@ pub mod http;
 pub mod import;
 pub mod index;
 pub mod memory;
+pub mod migrate;
 pub mod record;
 pub mod serve;

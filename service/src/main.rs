@@ -1,6 +1,7 @@
 //! The `appeal-triage` binary.
 
 mod history_cli;
+mod migrate_cli;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -48,6 +49,8 @@ enum Command {
     Backup(history_cli::BackupArgs),
     /// Restore a backup into the data directory.
     Restore(history_cli::RestoreArgs),
+    /// Copy a tenant's case memory from the embedded index to a Qdrant server.
+    Migrate(migrate_cli::MigrateArgs),
     /// Run the HTTP service (JSON API, Open311, review page) until SIGTERM.
     Serve(Box<appeal_triage::serve::ServeArgs>),
     /// Manage API keys (created keys are printed once).
@@ -137,6 +140,7 @@ fn main() -> anyhow::Result<()> {
         Command::Reindex(args) => history_cli::runtime()?.block_on(history_cli::reindex(cfg, args))?,
         Command::Backup(args) => history_cli::runtime()?.block_on(history_cli::backup(cfg, args))?,
         Command::Restore(args) => history_cli::runtime()?.block_on(history_cli::restore(cfg, args))?,
+        Command::Migrate(args) => migrate_cli::run(cfg, args)?,
         Command::Serve(args) => {
             tokio::runtime::Runtime::new()?.block_on(appeal_triage::serve::serve(cfg, *args))?;
         }

@@ -2,6 +2,8 @@
 //! are, and the reference-vector files produced by the independent numpy
 //! implementation in `scripts/reference/`.
 
+pub mod qdrant_grpc_endpoint;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;

@@ -13,12 +13,15 @@ use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, Filter, IntegerIndexParams, JsonPath, KeywordIndexParams,
     Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
-    ScoringQuery, SearchParams, UpdateOperation, WithPayloadInterface, WithVector,
-    DEFAULT_VECTOR_NAME,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
+    RetrieveRequest, ScoringQuery, ScrollRequest, SearchParams, UpdateOperation, VectorInternal,
+    VectorStructInternal, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
 };
 
-use super::{CaseFilter, CasePayload, CasePoint, Hit, IndexError, Result, VectorIndex};
+use super::{
+    BackendKind, CaseFilter, CasePayload, CasePoint, Hit, IndexError, IndexSnapshot, Result,
+    ScrollPage, VectorIndex,
+};
 
 /// Keyword payload fields with an index (the tenant one marked `is_tenant`).
 const KEYWORD_FIELDS: [&str; 3] = ["department", "district", "status"];
@@ -42,18 +45,37 @@ fn engine(e: impl std::fmt::Display) -> IndexError {
 
 impl EmbeddedIndex {
     /// Opens the index in `dir`, creating it (with payload indexes) if absent.
+    ///
+    /// A damaged directory is [`IndexError::Corrupt`] (which tells the operator
+    /// to rebuild with `appeal-triage reindex`), never a panic: the engine's own
+    /// panics on malformed files are caught here.
     pub fn open(dir: &Path, dim: usize) -> Result<Self> {
+        let corrupt = |reason: String| IndexError::Corrupt {
+            path: dir.display().to_string(),
+            reason,
+        };
         let existing = dir.join("edge_config.json").is_file();
+        if !existing && dir_has_entries(dir) {
+            return Err(corrupt(
+                "edge_config.json is missing but the directory holds data".into(),
+            ));
+        }
         let shard = if existing {
-            EdgeShard::load(dir, None).map_err(|e| {
+            let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                EdgeShard::load(dir, None)
+            }))
+            .map_err(|panic| {
+                corrupt(format!(
+                    "the engine failed reading it: {}",
+                    panic_text(&panic)
+                ))
+            })?;
+            loaded.map_err(|e| {
                 let msg = e.to_string();
                 if msg.contains("WouldBlock") {
                     IndexError::InUse(dir.display().to_string())
                 } else {
-                    IndexError::Corrupt {
-                        path: dir.display().to_string(),
-                        reason: msg,
-                    }
+                    corrupt(msg)
                 }
             })?
         } else {
@@ -108,6 +130,32 @@ impl EmbeddedIndex {
         })
     }
 
+    /// Opens an index that must already exist, with the vector width it was
+    /// created with: for tools (migration) that read an index without the model.
+    pub fn open_existing(dir: &Path) -> Result<Self> {
+        let config = dir.join("edge_config.json");
+        if !config.is_file() {
+            return Err(IndexError::Config(format!(
+                "no embedded index in {} (no edge_config.json)",
+                dir.display()
+            )));
+        }
+        let dim = std::fs::read(&config)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<EdgeConfig>(&bytes).ok())
+            .and_then(|c| c.vectors.get(DEFAULT_VECTOR_NAME).map(|v| v.size))
+            .ok_or_else(|| IndexError::Corrupt {
+                path: dir.display().to_string(),
+                reason: "edge_config.json has no readable vector size".into(),
+            })?;
+        Self::open(dir, dim)
+    }
+
+    /// Width of the stored vectors.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
     /// The index directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -134,11 +182,54 @@ impl EmbeddedIndex {
     }
 }
 
+/// True if `dir` exists and holds anything.
+fn dir_has_entries(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some())
+}
+
+/// The message of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
+}
+
 fn keyword(key: &str, value: &str) -> Condition {
     Condition::Field(FieldCondition::new_match(
         path(key),
         Match::from(value.to_string()),
     ))
+}
+
+fn num_id(id: PointId) -> Result<u64> {
+    match id {
+        PointId::NumId(n) => Ok(n),
+        other => Err(engine(format!("unexpected point id {other:?}"))),
+    }
+}
+
+fn case_payload(payload: Option<qdrant_edge::Payload>) -> Result<CasePayload> {
+    let map = payload.map(|pl| pl.0).unwrap_or_default();
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(engine)
+}
+
+/// A stored record back as a [`CasePoint`] (it was asked for with its vector).
+fn case_point(r: Record) -> Result<CasePoint> {
+    let vector = match r.vector {
+        Some(VectorStructInternal::Single(v)) => v,
+        Some(VectorStructInternal::Named(mut named)) => match named.remove(DEFAULT_VECTOR_NAME) {
+            Some(VectorInternal::Dense(v)) => v,
+            _ => return Err(engine(format!("point {:?} has no dense vector", r.id))),
+        },
+        _ => return Err(engine(format!("point {:?} has no dense vector", r.id))),
+    };
+    Ok(CasePoint {
+        id: num_id(r.id)?,
+        vector,
+        payload: case_payload(r.payload)?,
+    })
 }
 
 /// The engine filter of a [`CaseFilter`].
@@ -237,17 +328,10 @@ impl VectorIndex for EmbeddedIndex {
         points
             .into_iter()
             .map(|p| {
-                let id = match p.id {
-                    PointId::NumId(n) => n,
-                    other => return Err(engine(format!("unexpected point id {other:?}"))),
-                };
-                let map = p.payload.map(|pl| pl.0).unwrap_or_default();
-                let payload: CasePayload =
-                    serde_json::from_value(serde_json::Value::Object(map)).map_err(engine)?;
                 Ok(Hit {
-                    id,
+                    id: num_id(p.id)?,
                     score: p.score,
-                    payload,
+                    payload: case_payload(p.payload)?,
                 })
             })
             .collect()
@@ -264,6 +348,74 @@ impl VectorIndex for EmbeddedIndex {
             })
             .await?;
         Ok(n as u64)
+    }
+
+    async fn scroll(
+        &self,
+        filter: CaseFilter,
+        offset: Option<u64>,
+        limit: usize,
+    ) -> Result<ScrollPage> {
+        if limit == 0 {
+            return Ok(ScrollPage {
+                points: Vec::new(),
+                next_offset: offset,
+            });
+        }
+        let (records, next) = self
+            .blocking(move |s| {
+                s.scroll(ScrollRequest {
+                    offset: offset.map(PointId::NumId),
+                    limit: Some(limit),
+                    filter: Some(to_filter(&filter)),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: WithVector::Bool(true),
+                    order_by: None,
+                })
+                .map_err(engine)
+            })
+            .await?;
+        Ok(ScrollPage {
+            points: records.into_iter().map(case_point).collect::<Result<_>>()?,
+            next_offset: next.map(num_id).transpose()?,
+        })
+    }
+
+    async fn retrieve(&self, ids: Vec<u64>) -> Result<Vec<CasePoint>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records = self
+            .blocking(move |s| {
+                s.retrieve(RetrieveRequest {
+                    point_ids: ids.into_iter().map(PointId::NumId).collect(),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: Some(WithVector::Bool(true)),
+                })
+                .map_err(engine)
+            })
+            .await?;
+        records.into_iter().map(case_point).collect()
+    }
+
+    async fn snapshot(&self) -> Result<IndexSnapshot> {
+        let version = self.version();
+        let points = self
+            .blocking(|s| {
+                s.count(CountRequest {
+                    filter: None,
+                    exact: true,
+                })
+                .map_err(engine)
+            })
+            .await?;
+        Ok(IndexSnapshot {
+            backend: BackendKind::Embedded,
+            location: self.dir.display().to_string(),
+            dim: self.dim,
+            points: points as u64,
+            version,
+        })
     }
 
     async fn flush(&self) -> Result<()> {

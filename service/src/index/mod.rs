@@ -3,14 +3,19 @@
 //! rebuilt from it, so it holds only what search needs.
 //!
 //! One trait, [`VectorIndex`], with the embedded Qdrant engine as the default
-//! implementation; a Qdrant server joins behind the same trait, selected by
-//! configuration alone, with the same ids and payload schema.
+//! implementation and a Qdrant server ([`QdrantServerIndex`]) behind the same
+//! trait, selected by configuration alone ([`open_index`]), with the same ids and
+//! payload schema.
 
+pub mod config;
 mod embedded;
+mod server;
 
 use serde::{Deserialize, Serialize};
 
+pub use config::{open_index, Backend, IndexConfig};
 pub use embedded::EmbeddedIndex;
+pub use server::{QdrantServerIndex, ServerConfig, WriteOrdering};
 
 /// Errors of the vector index.
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +41,39 @@ pub enum IndexError {
         /// Width of the index.
         want: usize,
     },
+    /// The Qdrant server cannot be reached or keeps failing transiently (after
+    /// the configured retries): the HTTP layer answers 503, nothing is lost.
+    #[error("the Qdrant server at {url} is unavailable: {reason}")]
+    Unavailable {
+        /// Server URL.
+        url: String,
+        /// Last error seen.
+        reason: String,
+    },
+    /// The configuration cannot work: bad URL, unreadable TLS CA file, or
+    /// credentials the server refuses. Fix the configuration; retrying won't help.
+    #[error("vector index configuration: {0}")]
+    Config(String),
+    /// An existing collection was made for other vectors (dimension, distance or
+    /// named vectors differ); searching it would give wrong answers.
+    #[error("the Qdrant collection `{collection}` does not fit this service: {reason}")]
+    Incompatible {
+        /// Collection name.
+        collection: String,
+        /// What differs.
+        reason: String,
+    },
     /// Any other engine error.
     #[error("vector index: {0}")]
     Engine(String),
+}
+
+impl IndexError {
+    /// True when the failure is temporary and the request may succeed later
+    /// (the HTTP layer maps it to 503 Service Unavailable).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, IndexError::Unavailable { .. })
+    }
 }
 
 /// Result alias of the index.
@@ -99,6 +134,44 @@ impl CaseFilter {
     }
 }
 
+/// One page of [`VectorIndex::scroll`]: points in ascending id order, with
+/// their vectors, and where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrollPage {
+    /// The points of this page (vectors included).
+    pub points: Vec<CasePoint>,
+    /// Offset of the next page (`None`: this was the last page).
+    pub next_offset: Option<u64>,
+}
+
+/// Which engine holds an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Qdrant's engine in-process, in the data directory.
+    Embedded,
+    /// A Qdrant server (or cluster) over gRPC.
+    Server,
+}
+
+/// A point-in-time stamp of an index: which engine and collection, how many
+/// points, and the write counter. Routing decisions and health reports record
+/// it so an answer can be tied to the state it was computed from. It is not a
+/// backup archive: the index is rebuilt from the system of record instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexSnapshot {
+    /// Engine.
+    pub backend: BackendKind,
+    /// Directory (embedded) or `URL/collection` (server).
+    pub location: String,
+    /// Vector width.
+    pub dim: usize,
+    /// Points of all tenants, counted exactly.
+    pub points: u64,
+    /// [`VectorIndex::version`] at the moment of the stamp.
+    pub version: u64,
+}
+
 /// One search result.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
@@ -124,6 +197,20 @@ pub trait VectorIndex: Send + Sync {
     async fn search(&self, vector: Vec<f32>, filter: CaseFilter, k: usize) -> Result<Vec<Hit>>;
     /// How many points pass `filter`.
     async fn count(&self, filter: CaseFilter) -> Result<u64>;
+    /// Up to `limit` points passing `filter` with id >= `offset`, ascending by
+    /// id, vectors included: the way to copy an index (migration) or to read
+    /// stored vectors back (refitting models) page by page without the record.
+    async fn scroll(
+        &self,
+        filter: CaseFilter,
+        offset: Option<u64>,
+        limit: usize,
+    ) -> Result<ScrollPage>;
+    /// The points with these ids, vectors included, in the order asked; absent
+    /// ids are skipped.
+    async fn retrieve(&self, ids: Vec<u64>) -> Result<Vec<CasePoint>>;
+    /// A point-in-time stamp of the index (see [`IndexSnapshot`]).
+    async fn snapshot(&self) -> Result<IndexSnapshot>;
     /// Makes every acknowledged write durable.
     async fn flush(&self) -> Result<()>;
     /// Builds the search structures (HNSW) after bulk loads.
