@@ -1,0 +1,380 @@
+//! Keys, roles, rate limits and tenant isolation over real HTTP: a key of
+//! tenant A can never read or affect tenant B, on every endpoint.
+
+mod http_support;
+
+use appeal_triage::http::HttpConfig;
+use appeal_triage::record::KeyRole;
+use http_support::*;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_authenticate_only_when_valid_and_roles_are_enforced() {
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let portal = s.key("city", KeyRole::Portal).await;
+    let sup = s.key("city", KeyRole::Supervisor).await;
+    let admin = s.key("city", KeyRole::Admin).await;
+
+    // No key, a malformed key, a wrong secret: 401 with the JSON error body.
+    let (st, v) = status_json(s.client.get(s.url("/v1/appeals/1")).send().await.unwrap()).await;
+    assert_eq!((st, error_code(&v).as_str()), (401, "unauthorized"));
+    let (st, _) = s.get("nonsense", "/v1/appeals/1").await;
+    assert_eq!(st, 401);
+    let forged = format!("{}0", &portal[..portal.len() - 1]);
+    let forged = if forged == portal {
+        format!("{}1", &portal[..portal.len() - 1])
+    } else {
+        forged
+    };
+    let (st, _) = s.get(&forged, "/v1/departments").await;
+    assert_eq!(st, 401);
+    // X-Api-Key works like Bearer.
+    let r = s
+        .client
+        .get(s.url("/v1/departments"))
+        .header("x-api-key", &portal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Roles: portal cannot review or administer; supervisor cannot administer.
+    let (st, v) = s.get(&portal, "/v1/appeals").await;
+    assert_eq!((st, error_code(&v).as_str()), (403, "forbidden"));
+    let (st, _) = s
+        .post(
+            &portal,
+            "/v1/appeals/1/decision",
+            &json!({ "department": "roads" }),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = s.get(&sup, "/v1/keys").await;
+    assert_eq!(st, 403);
+    let (st, _) = s
+        .put(
+            &sup,
+            "/v1/departments/x",
+            &json!({ "names": { "en": "X" } }),
+        )
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = s.get(&sup, "/v1/appeals").await;
+    assert_eq!(st, 200);
+
+    // Key CRUD over the API: create (secret shown once), list (no secrets), revoke.
+    let (st, k) = s
+        .post(
+            &admin,
+            "/v1/keys",
+            &json!({ "role": "portal", "label": "kiosk" }),
+        )
+        .await;
+    assert_eq!(st, 201, "{k}");
+    let secret = k["secret"].as_str().unwrap().to_string();
+    let kid = k["id"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("atk_") && secret.contains(&kid));
+    let (st, _) = s.get(&secret, "/v1/departments").await;
+    assert_eq!(st, 200);
+    let (_, list) = s.get(&admin, "/v1/keys").await;
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["id"] == kid.as_str() && x["label"] == "kiosk"));
+    assert!(
+        !list.to_string().contains(&secret[21..]),
+        "secrets are never listed"
+    );
+    let (st, v) = s.post(&admin, "/v1/keys", &json!({ "role": "root" })).await;
+    assert_eq!((st, error_code(&v).as_str()), (400, "invalid_input"));
+    let (st, _) = s.delete(&admin, &format!("/v1/keys/{kid}")).await;
+    assert_eq!(st, 204);
+    let (st, _) = s.get(&secret, "/v1/departments").await;
+    assert_eq!(st, 401, "a revoked key authenticates nothing");
+    let (st, _) = s.delete(&admin, &format!("/v1/keys/{kid}")).await;
+    assert_eq!(st, 404);
+
+    // Keys are stored hashed: the secret is nowhere in the database.
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT key_hash FROM api_keys")
+        .fetch_all(s.state.record.pool())
+        .await
+        .unwrap();
+    assert!(rows.len() >= 4);
+    assert!(rows
+        .iter()
+        .all(|(h,)| h.len() == 64 && !secret.contains(h.as_str())));
+
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
+    use appeal_triage::serve::{keys, tenants, KeysCommand, TenantsCommand};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("record.db").display());
+    let cfg = cli_model_config();
+    let refused = keys(
+        &cfg,
+        KeysCommand::Create {
+            tenant: "city".into(),
+            role: "admin".into(),
+            label: None,
+            database_url: Some(url.clone()),
+        },
+    )
+    .await;
+    assert!(
+        refused.is_err(),
+        "a key of a tenant that does not exist is refused"
+    );
+    tenants(
+        &cfg,
+        TenantsCommand::Put {
+            id: "city".into(),
+            name: "City".into(),
+            jurisdiction: "ua".into(),
+            alpha: 0.1,
+            auto_threshold: 0.9,
+            database_url: Some(url.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let out = keys(
+        &cfg,
+        KeysCommand::Create {
+            tenant: "city".into(),
+            role: "supervisor".into(),
+            label: Some("ops".into()),
+            database_url: Some(url.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let secret = out.lines().next().unwrap().to_string();
+    let record = appeal_triage::record::Record::open(&url).await.unwrap();
+    let key = record
+        .authenticate_api_key(&secret)
+        .await
+        .unwrap()
+        .expect("the printed key works");
+    assert_eq!(
+        (key.tenant_id.as_str(), key.role),
+        ("city", KeyRole::Supervisor)
+    );
+    let listed = keys(
+        &cfg,
+        KeysCommand::List {
+            tenant: "city".into(),
+            database_url: Some(url.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(listed.contains(&key.id) && !listed.contains(&secret));
+    let bad_role = keys(
+        &cfg,
+        KeysCommand::Create {
+            tenant: "city".into(),
+            role: "root".into(),
+            label: None,
+            database_url: Some(url),
+        },
+    )
+    .await;
+    assert!(bad_role.is_err());
+}
+
+fn cli_model_config() -> appeal_triage::config::ModelConfig {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct F {
+        #[command(flatten)]
+        m: appeal_triage::config::ModelConfig,
+    }
+    F::try_parse_from(["t"]).unwrap().m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_per_key_answers_429_with_retry_after() {
+    let config = HttpConfig {
+        rate_limit_per_sec: 0.5,
+        rate_limit_burst: 3,
+        ..HttpConfig::default()
+    };
+    let s = start_with(config, |_| {}).await;
+    s.tenant("city", DEPARTMENTS).await;
+    let a = s.key("city", KeyRole::Portal).await;
+    let b = s.key("city", KeyRole::Portal).await;
+    for _ in 0..3 {
+        assert_eq!(s.get(&a, "/v1/departments").await.0, 200);
+    }
+    let r = s
+        .client
+        .get(s.url("/v1/departments"))
+        .bearer_auth(&a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let (_, v) = status_json(r).await;
+    assert_eq!(error_code(&v), "rate_limited");
+    assert_eq!(
+        s.get(&b, "/v1/departments").await.0,
+        200,
+        "another key has its own bucket"
+    );
+    s.stop().await;
+}
+
+/// Every endpoint, called with tenant B's keys on tenant A's objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_tenant_a_never_reads_or_affects_tenant_b() {
+    let s = start().await;
+    s.tenant("a", DEPARTMENTS).await;
+    s.tenant("b", DEPARTMENTS).await;
+    let a_portal = s.key("a", KeyRole::Portal).await;
+    let a_admin = s.key("a", KeyRole::Admin).await;
+    let b_portal = s.key("b", KeyRole::Portal).await;
+    let b_sup = s.key("b", KeyRole::Supervisor).await;
+    let b_admin = s.key("b", KeyRole::Admin).await;
+    let a_key_id = a_portal[4..20].to_string();
+
+    let sub = s
+        .post(
+            &a_portal,
+            "/v1/appeals",
+            &json!({ "text": "water pipe burst in the basement", "external_id": "ext-1" }),
+        )
+        .await
+        .1;
+    let id = sub["appeal_id"].as_i64().unwrap();
+    let (_, before) = s.get(&a_admin, &format!("/v1/appeals/{id}")).await;
+
+    // Reads: 404 (not 403: B cannot even learn the id exists), or empty.
+    for path in [
+        format!("/v1/appeals/{id}"),
+        format!("/v1/appeals/{id}/history"),
+        "/v1/tenants/a".to_string(),
+    ] {
+        let (st, v) = s.get(&b_admin, &path).await;
+        assert_eq!(st, 404, "{path}: {v}");
+    }
+    let (_, list) = s.get(&b_sup, "/v1/appeals").await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "{list}");
+    let (_, q) = s.get(&b_sup, "/v1/review/queue").await;
+    assert!(q["items"].as_array().unwrap().is_empty());
+    let (_, keys) = s.get(&b_admin, "/v1/keys").await;
+    assert!(!keys.to_string().contains(&a_key_id));
+
+    // Writes on A's objects: 404, nothing changes.
+    let attempts: Vec<(&str, String, Value)> = vec![
+        (
+            "POST",
+            format!("/v1/appeals/{id}/decision"),
+            json!({ "department": "roads" }),
+        ),
+        (
+            "POST",
+            format!("/v1/appeals/{id}/reroute"),
+            json!({ "reason": "not ours" }),
+        ),
+        (
+            "PUT",
+            "/v1/tenants/a".into(),
+            json!({ "name": "x", "jurisdiction": "ua", "alpha": 0.2, "auto_threshold": 0.1 }),
+        ),
+        ("DELETE", format!("/v1/keys/{a_key_id}"), Value::Null),
+    ];
+    for (method, path, body) in attempts {
+        let (st, v) = match method {
+            "POST" => s.post(&b_admin, &path, &body).await,
+            "PUT" => s.put(&b_admin, &path, &body).await,
+            _ => s.delete(&b_admin, &path).await,
+        };
+        assert_eq!(st, 404, "{method} {path}: {v}");
+    }
+    // Departments and submissions of B land in B only; the same external id is B's own.
+    let (st, _) = s
+        .put(
+            &b_admin,
+            "/v1/departments/roads",
+            &json!({ "names": { "en": "B roads" } }),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, a_deps) = s.get(&a_portal, "/v1/departments/roads").await;
+    assert_eq!(a_deps["names"]["en"], "Department roads");
+    let (st, v) = s.delete(&b_admin, "/v1/departments/water").await;
+    assert_eq!(st, 204, "{v}");
+    let (_, a_water) = s.get(&a_portal, "/v1/departments/water").await;
+    assert_eq!(a_water["active"], true);
+    let (st, b_sub) = s
+        .post(
+            &b_portal,
+            "/v1/appeals",
+            &json!({ "text": "another text", "external_id": "ext-1" }),
+        )
+        .await;
+    assert_eq!(st, 201, "{b_sub}");
+    assert_ne!(b_sub["appeal_id"], id);
+    let (st, v) = s
+        .post(
+            &b_portal,
+            "/v1/appeals:batch",
+            &json!({ "appeals": [{ "text": "x y", "external_id": "ext-1" }] }),
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(v["items"][0]["result"]["appeal_id"], b_sub["appeal_id"]);
+    // Import of B goes to B.
+    let r = s
+        .client
+        .post(s.url("/v1/import"))
+        .bearer_auth(&b_admin)
+        .body("id,created_at,text,district,department\nh1,2024-01-01,pothole on the road,North,roads\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Open311 with B's key: A's request is invisible.
+    for path in [
+        format!("/open311/v2/requests/{id}.json?api_key={b_portal}"),
+        format!("/open311/v2/tokens/{id}.json?api_key={b_portal}"),
+    ] {
+        let r = s.client.get(s.url(&path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = s
+        .client
+        .get(s.url(&format!(
+            "/open311/v2/requests.json?api_key={b_portal}&service_request_id={id}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    let (_, v) = status_json(r).await;
+    assert_eq!(v, json!([]));
+
+    // A's appeal, tenant and keys are exactly as before.
+    let (_, after) = s.get(&a_admin, &format!("/v1/appeals/{id}")).await;
+    assert_eq!(before, after);
+    let (_, t) = s.get(&a_admin, "/v1/tenants/a").await;
+    assert_eq!(t["name"], "City a");
+    assert_eq!(
+        s.get(&a_portal, "/v1/departments").await.0,
+        200,
+        "A's key still works"
+    );
+    assert_eq!(s.state.record.count_appeals("a").await.unwrap(), 1);
+    s.stop().await;
+}

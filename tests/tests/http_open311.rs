@@ -1,0 +1,231 @@
+//! Open311 GeoReport v2 with real request bodies (form-encoded, `api_key`
+//! field), JSON and XML, and Open311's error lists.
+
+mod http_support;
+
+use appeal_triage::record::KeyRole;
+use http_support::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn georeport_v2_services_requests_tokens_and_errors() {
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let key = s.key("city", KeyRole::Portal).await;
+    let get = |path: String| {
+        let c = s.client.clone();
+        let url = s.url(&path);
+        async move { c.get(url).send().await.unwrap() }
+    };
+
+    // Services: departments, by key or by jurisdiction_id; JSON and XML.
+    let r = get(format!("/open311/v2/services.json?jurisdiction_id=city")).await;
+    assert_eq!(r.status(), 200);
+    let (_, v) = status_json(r).await;
+    let codes: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["service_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["roads", "waste", "water"]);
+    assert_eq!(v[0]["service_name"], "Department roads");
+    assert_eq!(v[0]["metadata"], false);
+    assert_eq!(v[0]["type"], "realtime");
+    let (_, uk) =
+        status_json(get(format!("/open311/v2/services.json?api_key={key}&locale=uk")).await).await;
+    assert_eq!(uk[0]["service_name"], "Відділ roads");
+    let r = get("/open311/v2/services.xml?jurisdiction_id=city".into()).await;
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/xml"));
+    let xml = r.text().await.unwrap();
+    assert!(
+        xml.starts_with("<?xml")
+            && xml.contains("<services><service><service_code>roads</service_code>"),
+        "{xml}"
+    );
+    let (st, def) =
+        status_json(get("/open311/v2/services/water.json?jurisdiction_id=city".into()).await).await;
+    assert_eq!(st, 200);
+    assert_eq!(def["service_code"], "water");
+    assert!(def["attributes"].as_array().unwrap().is_empty());
+
+    // A real GeoReport v2 POST body (form-encoded, api_key field, personal fields).
+    let form = [
+        ("api_key", key.as_str()),
+        ("jurisdiction_id", "city"),
+        ("service_code", "water"),
+        ("lat", "50.4501"),
+        ("long", "30.5234"),
+        ("address_string", "Khreshchatyk St 1, Kyiv"),
+        ("email", "citizen@example.org"),
+        ("first_name", "Olena"),
+        ("last_name", "Shevchenko"),
+        ("phone", "+380501234567"),
+        (
+            "description",
+            "Water pipe burst in the basement, flooding the stairwell",
+        ),
+        ("attribute[WHISPAWN]", "123456"),
+    ];
+    let r = s
+        .client
+        .post(s.url("/open311/v2/requests.json"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (st, created) = status_json(r).await;
+    assert_eq!(st, 200, "{created}");
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(created[0].get("service_notice").is_some());
+
+    // Read it back: agency_responsible is the routed department (if routed).
+    let (st, req) =
+        status_json(get(format!("/open311/v2/requests/{id}.json?api_key={key}")).await).await;
+    assert_eq!(st, 200, "{req}");
+    let item = &req[0];
+    assert_eq!(item["service_request_id"], id.as_str());
+    assert_eq!(item["status"], "open");
+    assert_eq!(item["address"], "Khreshchatyk St 1, Kyiv");
+    assert_eq!(item["lat"], 50.4501);
+    assert_eq!(item["long"], 30.5234);
+    assert!(item["requested_datetime"].as_str().unwrap().ends_with('Z'));
+    let appeal = s
+        .state
+        .engine
+        .appeal("city", id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(appeal.appeal.data.channel.as_deref(), Some("open311"));
+    assert!(
+        !appeal.appeal.data.text.contains("Olena"),
+        "personal fields are not stored"
+    );
+    // Route it by hand: the agency is then the decided department.
+    let sup = s.key("city", KeyRole::Supervisor).await;
+    let (st, _) = s
+        .post(
+            &sup,
+            &format!("/v1/appeals/{id}/decision"),
+            &serde_json::json!({ "department": "water" }),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, req) =
+        status_json(get(format!("/open311/v2/requests/{id}.json?api_key={key}")).await).await;
+    assert_eq!(req[0]["agency_responsible"], "Department water");
+    assert_eq!(req[0]["service_code"], "water");
+    let xml = get(format!("/open311/v2/requests/{id}.xml?api_key={key}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        xml.contains("<agency_responsible>Department water</agency_responsible>"),
+        "{xml}"
+    );
+
+    // Lists and tokens.
+    let (_, all) = status_json(get(format!("/open311/v2/requests.json?api_key={key}")).await).await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let (_, some) = status_json(
+        get(format!(
+            "/open311/v2/requests.json?api_key={key}&service_request_id={id},999"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(some.as_array().unwrap().len(), 1);
+    let (_, closed) = status_json(
+        get(format!(
+            "/open311/v2/requests.json?api_key={key}&status=closed"
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(closed, Value::Array(vec![]));
+    let (st, tok) =
+        status_json(get(format!("/open311/v2/tokens/{id}.json?api_key={key}")).await).await;
+    assert_eq!(st, 200);
+    assert_eq!(tok[0]["service_request_id"], id.as_str());
+
+    // Errors: Open311's list of {code, description}, with the HTTP status.
+    let bad = |pairs: Vec<(&'static str, String)>| {
+        let c = s.client.clone();
+        let url = s.url("/open311/v2/requests.json");
+        async move { status_json(c.post(url).form(&pairs).send().await.unwrap()).await }
+    };
+    let (st, e) = bad(vec![
+        ("service_code", "water".into()),
+        ("description", "x".into()),
+        ("lat", "1".into()),
+        ("long", "1".into()),
+    ])
+    .await;
+    assert_eq!(st, 403);
+    assert_eq!(e[0]["code"], 403);
+    assert!(e[0]["description"].as_str().unwrap().contains("api_key"));
+    let (st, e) = bad(vec![
+        ("api_key", "atk_0000000000000000_bad".into()),
+        ("service_code", "water".into()),
+        ("description", "x".into()),
+    ])
+    .await;
+    assert_eq!((st, e[0]["code"].as_u64()), (401, Some(401)));
+    let (st, e) = bad(vec![
+        ("api_key", key.clone()),
+        ("service_code", "moon".into()),
+        ("description", "x".into()),
+        ("lat", "1".into()),
+        ("long", "1".into()),
+    ])
+    .await;
+    assert_eq!(st, 404);
+    assert_eq!(e[0]["description"], "service_code not found");
+    let (st, e) = bad(vec![
+        ("api_key", key.clone()),
+        ("service_code", "water".into()),
+        ("lat", "1".into()),
+        ("long", "1".into()),
+    ])
+    .await;
+    assert_eq!(
+        (st, e[0]["description"].as_str()),
+        (400, Some("description required"))
+    );
+    let (st, e) = bad(vec![
+        ("api_key", key.clone()),
+        ("service_code", "water".into()),
+        ("description", "leak".into()),
+    ])
+    .await;
+    assert_eq!(st, 400, "{e}");
+    let (st, e) = bad(vec![
+        ("api_key", key.clone()),
+        ("service_code", "water".into()),
+        ("description", "leak".into()),
+        ("lat", "north".into()),
+        ("long", "1".into()),
+    ])
+    .await;
+    assert_eq!(st, 400, "{e}");
+    let r = get(format!("/open311/v2/requests/999999.xml?api_key={key}")).await;
+    assert_eq!(r.status(), 404);
+    let xml = r.text().await.unwrap();
+    assert!(xml.contains("<errors><error><code>404</code><description>service_request_id not found</description></error></errors>"), "{xml}");
+    let r = get("/open311/v2/services.json".into()).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        s.state.record.count_appeals("city").await.unwrap(),
+        1,
+        "no failed request stored anything"
+    );
+    s.stop().await;
+}

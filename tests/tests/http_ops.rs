@@ -1,0 +1,261 @@
+//! Probes, metrics, the OpenAPI document, graceful shutdown, the review page's
+//! assets, and the dynamic batcher on the tiny model.
+
+mod http_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use appeal_triage::batcher::{BatchError, Batcher, BatcherConfig};
+use appeal_triage::record::KeyRole;
+use http_support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use triage_models::{EmbedderOptions, Role};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_metrics_and_openapi() {
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let portal = s.key("city", KeyRole::Portal).await;
+    let sup = s.key("city", KeyRole::Supervisor).await;
+    let r = s.client.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.text().await.unwrap()),
+        (200, "ok".to_string())
+    );
+    let (st, v) = status_json(s.client.get(s.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["ready"], true);
+    assert_eq!(v["record"], true);
+
+    let a = s
+        .submit(
+            &portal,
+            "no cold water in the building since morning",
+            "North",
+        )
+        .await;
+    let id = a["appeal_id"].as_i64().unwrap();
+    s.post(
+        &sup,
+        &format!("/v1/appeals/{id}/decision"),
+        &serde_json::json!({ "department": "water" }),
+    )
+    .await;
+    let _ = s.get(&portal, "/v1/appeals/999").await;
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for want in [
+        "triage_http_requests_total{method=\"POST\",route=\"/v1/appeals\",status=\"201\"} 1",
+        "triage_http_requests_total{method=\"GET\",route=\"/v1/appeals/{id}\",status=\"404\"} 1",
+        "triage_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/appeals\",le=\"+Inf\"} 1",
+        "triage_decisions_total{outcome=\"",
+        "triage_embed_queue_depth 0",
+        "triage_embed_batch_size_bucket{le=\"+Inf\"}",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    let supervisor_actions = ["accept", "override"];
+    assert!(supervisor_actions
+        .iter()
+        .any(|o| text.contains(&format!("triage_decisions_total{{outcome=\"{o}\"}} 1"))));
+    assert!(
+        !text.contains("cold water"),
+        "metrics never carry appeal text"
+    );
+
+    let (st, doc) = status_json(
+        s.client
+            .get(s.url("/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/appeals",
+        "/v1/appeals:batch",
+        "/v1/appeals/{id}",
+        "/v1/appeals/{id}/decision",
+        "/v1/appeals/{id}/reroute",
+        "/v1/appeals/{id}/history",
+        "/v1/departments/{code}",
+        "/v1/keys",
+        "/v1/import",
+        "/v1/tenants/{id}",
+        "/readyz",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} not documented");
+    }
+    assert!(doc["components"]["schemas"]["SubmitRequest"]["properties"]["text"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+
+    let page = s.client.get(s.url("/review")).send().await.unwrap();
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/review/app.js") && html.contains("id=\"accept-btn\""));
+    let js = s.client.get(s.url("/review/app.js")).send().await.unwrap();
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    s.stop().await;
+}
+
+/// A request whose body is still arriving when shutdown starts completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
+    let mut s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let portal = s.key("city", KeyRole::Portal).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let body = r#"{"text":"water pipe burst in the basement","external_id":"late-1"}"#;
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/appeals HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {portal}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let server = s.signal_stop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // New connections are refused once the listener is closed.
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "the listener still accepts after shutdown began"
+    );
+    conn.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.state.record.count_appeals("city").await.unwrap(), 1);
+}
+
+fn tiny() -> Arc<triage_models::Embedder> {
+    Arc::new(triage_tests::tiny_embedder(EmbedderOptions::default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_model_calls_and_get_their_own_vectors() {
+    let embedder = tiny();
+    let b = Batcher::start(
+        embedder.clone(),
+        BatcherConfig {
+            max_batch: 64,
+            max_wait: Duration::from_millis(50),
+            queue_capacity: 256,
+        },
+    );
+    let texts: Vec<String> = (0..24)
+        .map(|i| format!("appeal number {i} about a broken road"))
+        .collect();
+    let mut tasks = Vec::new();
+    for t in texts.clone() {
+        let b = b.clone();
+        tasks.push(tokio::spawn(
+            async move { b.embed(vec![t], Role::Query).await },
+        ));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().unwrap().pop().unwrap());
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let want = embedder.embed(&refs, Role::Query).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        let cos = triage_models::cosine(g, w);
+        assert!(
+            cos > 0.9999,
+            "each caller gets its own text's vector (cos {cos})"
+        );
+    }
+    let stats = b.stats();
+    let batches = stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(stats.texts.load(std::sync::atomic::Ordering::Relaxed), 24);
+    assert!(
+        batches < 24,
+        "24 concurrent texts took {batches} model calls: not batched"
+    );
+    assert_eq!(
+        stats
+            .queued_texts
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+
+    // A bad text fails only its own caller.
+    let (good, bad) = tokio::join!(
+        b.embed(vec!["a fine appeal".into()], Role::Query),
+        b.embed(vec!["   ".into()], Role::Query)
+    );
+    assert_eq!(good.unwrap().len(), 1);
+    assert!(matches!(bad, Err(BatchError::Input(_))), "{bad:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_full_queue_refuses_at_once() {
+    let b = Batcher::start(
+        tiny(),
+        BatcherConfig {
+            max_batch: 4,
+            max_wait: Duration::from_millis(1),
+            queue_capacity: 3,
+        },
+    );
+    let first = b.embed(
+        vec!["one".into(), "two".into(), "three".into()],
+        Role::Query,
+    );
+    tokio::pin!(first);
+    // Poll once: the job is queued and holds the whole capacity; on this
+    // single-threaded runtime the worker cannot run before the next call.
+    assert!(tokio::time::timeout(Duration::ZERO, &mut first)
+        .await
+        .is_err());
+    let refused = b.embed(vec!["four".into()], Role::Query).await;
+    assert!(
+        matches!(refused, Err(BatchError::Overloaded { capacity: 3 })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        b.stats()
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(first.await.unwrap().len(), 3);
+    let too_many = b.embed(vec!["x".into(); 4], Role::Query).await;
+    assert!(matches!(
+        too_many,
+        Err(BatchError::TooMany {
+            len: 4,
+            capacity: 3
+        })
+    ));
+    assert_eq!(
+        b.embed(vec!["after".into()], Role::Query)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
