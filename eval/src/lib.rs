@@ -2,12 +2,16 @@
 //! splits them honestly, runs the engine and fair baselines on the same split,
 //! and writes metrics, per-example predictions and plots.
 
+pub mod baselines;
+pub mod compare;
 pub mod engine;
 pub mod error;
 pub mod input;
 pub mod metrics;
 pub mod outcome;
 pub mod progress;
+pub mod report;
 pub mod router;
+pub mod runner;
 pub mod split;
 pub mod timeparse;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::SplitError;
 use crate::router::LabelledAppeal;
@@ -22,7 +22,7 @@ pub struct Fold {
 }
 
 /// First and last creation time of a side, RFC 3339 UTC.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Period {
     /// Earliest `created_at`.
     pub from: String,
@@ -31,7 +31,7 @@ pub struct Period {
 }
 
 /// Test labels absent from train: these examples cannot be predicted right.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct UnseenLabels {
     /// Test examples whose label never occurs in their fold's train part.
     pub n_examples: usize,
@@ -40,7 +40,7 @@ pub struct UnseenLabels {
 }
 
 /// Sizes and periods of one fold, for the report.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FoldInfo {
     /// 0-based fold number.
     pub index: usize,
@@ -57,7 +57,7 @@ pub struct FoldInfo {
 }
 
 /// How the data was split; written verbatim into `report.json`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SplitInfo {
     /// `time`, `files` or `group_kfold`.
     pub rule: String,

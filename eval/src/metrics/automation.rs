@@ -1,16 +1,25 @@
 //! Automatic routing: how much would go without a human, and how right it is.
 
+use std::borrow::Borrow;
+
 use super::ratio;
 use crate::outcome::Outcome;
 
 /// Share of examples the router would route automatically.
-pub fn auto_share(outcomes: &[Outcome]) -> f64 {
-    ratio(outcomes.iter().filter(|o| o.auto).count(), outcomes.len())
+pub fn auto_share<O: Borrow<Outcome>>(outcomes: &[O]) -> f64 {
+    ratio(
+        outcomes.iter().filter(|o| (*o).borrow().auto).count(),
+        outcomes.len(),
+    )
 }
 
 /// Top-1 accuracy among automatically routed examples; `None` when there are none.
-pub fn auto_precision(outcomes: &[Outcome]) -> Option<f64> {
-    let auto: Vec<&Outcome> = outcomes.iter().filter(|o| o.auto).collect();
+pub fn auto_precision<O: Borrow<Outcome>>(outcomes: &[O]) -> Option<f64> {
+    let auto: Vec<&Outcome> = outcomes
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|o| o.auto)
+        .collect();
     (!auto.is_empty()).then(|| ratio(auto.iter().filter(|o| o.hit_at(1)).count(), auto.len()))
 }
 

@@ -5,6 +5,8 @@
 //! ECE = sum over bins of `n_bin / n * |accuracy_bin - mean_confidence_bin|`,
 //! accuracy being top-1 (Guo et al. 2017).
 
+use std::borrow::Borrow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::outcome::Outcome;
@@ -37,11 +39,11 @@ pub struct Calibration {
 }
 
 /// Bins confidences (clamped to [0, 1]) and computes the ECE.
-pub fn reliability(outcomes: &[Outcome], bins: usize) -> Calibration {
+pub fn reliability<O: Borrow<Outcome>>(outcomes: &[O], bins: usize) -> Calibration {
     let mut count = vec![0usize; bins];
     let mut conf = vec![0f64; bins];
     let mut right = vec![0usize; bins];
-    for o in outcomes {
+    for o in outcomes.iter().map(Borrow::borrow) {
         let c = if o.confidence.is_finite() {
             o.confidence.clamp(0.0, 1.0)
         } else {

@@ -4,7 +4,9 @@
 //! (sklearn's convention): a department only predicted wrongly counts with F1
 //! 0, one never seen in test nor predicted does not count.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Borrow;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +30,7 @@ pub struct DepartmentScore {
 }
 
 /// Per-department scores, by support descending then name.
-pub fn per_department(outcomes: &[Outcome]) -> Vec<DepartmentScore> {
+pub fn per_department<O: Borrow<Outcome>>(outcomes: &[O]) -> Vec<DepartmentScore> {
     #[derive(Default)]
     struct C {
         tp: usize,
@@ -36,7 +38,7 @@ pub fn per_department(outcomes: &[Outcome]) -> Vec<DepartmentScore> {
         predicted: usize,
     }
     let mut counts: BTreeMap<&str, C> = BTreeMap::new();
-    for o in outcomes {
+    for o in outcomes.iter().map(Borrow::borrow) {
         counts.entry(&o.label).or_default().support += 1;
         if let Some(p) = o.predicted() {
             let c = counts.entry(p).or_default();
@@ -118,11 +120,6 @@ pub fn confusion(outcomes: &[Outcome]) -> Confusion {
         matrix,
         no_prediction,
     }
-}
-
-/// Departments that occur as truth (for breakdowns).
-pub fn true_labels(outcomes: &[Outcome]) -> BTreeSet<&str> {
-    outcomes.iter().map(|o| o.label.as_str()).collect()
 }
 
 #[cfg(test)]

@@ -1,19 +1,24 @@
 //! Conformal prediction sets: empirical coverage and size.
 
+use std::borrow::Borrow;
+
 use super::ratio;
 use crate::outcome::Outcome;
 
 /// Share of examples whose true department is in the prediction set.
-pub fn coverage(outcomes: &[Outcome]) -> f64 {
+pub fn coverage<O: Borrow<Outcome>>(outcomes: &[O]) -> f64 {
     ratio(
-        outcomes.iter().filter(|o| o.in_set()).count(),
+        outcomes.iter().filter(|o| (*o).borrow().in_set()).count(),
         outcomes.len(),
     )
 }
 
 /// Mean number of departments in the prediction set.
-pub fn mean_set_size(outcomes: &[Outcome]) -> f64 {
-    ratio(outcomes.iter().map(|o| o.set.len()).sum(), outcomes.len())
+pub fn mean_set_size<O: Borrow<Outcome>>(outcomes: &[O]) -> f64 {
+    ratio(
+        outcomes.iter().map(|o| o.borrow().set.len()).sum(),
+        outcomes.len(),
+    )
 }
 
 #[cfg(test)]

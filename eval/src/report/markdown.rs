@@ -1,0 +1,124 @@
+//! `report.md`: the numbers as tables, for a pull request or a notebook.
+
+use std::fmt::Write;
+
+use super::{pct, Report};
+
+/// Renders the report as Markdown.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# triage-eval report\n");
+    let _ = writeln!(
+        s,
+        "- created: {}\n- commit: {}\n- split: {} ({})\n- rows: {} read, {} train, {} test, {} dropped\n",
+        r.created_at,
+        r.git_commit.as_deref().unwrap_or("unknown"),
+        r.split.rule,
+        r.split.description,
+        r.split.n_rows,
+        r.split.n_train,
+        r.split.n_test,
+        r.split.n_dropped
+    );
+    let unseen: usize = r
+        .split
+        .folds
+        .iter()
+        .map(|f| f.unseen_test_labels.n_examples)
+        .sum();
+    if unseen > 0 {
+        let _ = writeln!(s, "{unseen} test examples have a department absent from their train part (cannot be predicted):\n");
+        for f in &r.split.folds {
+            for (l, n) in &f.unseen_test_labels.labels {
+                let _ = writeln!(s, "- fold {}: {l} ({n})", f.index);
+            }
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(s, "## Summary (percent, except ECE and latency)\n");
+    let _ = writeln!(s, "| router | n_test | top1 | top3 | macro_f1 | ece | auto_share | auto_precision | conformal_coverage | mean_set_size | coverage @ target | p50 ms | p95 ms | p99 ms | predictions/s | fit s |");
+    let _ = writeln!(
+        s,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for x in r.routers() {
+        let m = &x.metrics;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {:.4} | {} | {} | {} | {:.2} | {} | {:.3} | {:.3} | {:.3} | {:.0} | {:.1} |",
+            x.name,
+            m.n_test,
+            pct(Some(m.top1)),
+            pct(Some(m.top3)),
+            pct(Some(m.macro_f1)),
+            m.ece,
+            pct(Some(m.auto_share)),
+            pct(m.auto_precision),
+            pct(Some(m.conformal_coverage)),
+            m.mean_set_size,
+            pct(Some(m.coverage_precision.coverage_at_target)),
+            m.latency_ms.p50,
+            m.latency_ms.p95,
+            m.latency_ms.p99,
+            x.throughput_per_s,
+            x.fit_seconds
+        );
+    }
+    for x in r.routers() {
+        let m = &x.metrics;
+        let _ = writeln!(s, "\n## {}\n", x.name);
+        let cp = &m.coverage_precision;
+        let _ = writeln!(
+            s,
+            "Confidence threshold for precision >= {}: {} (coverage {}%).\n",
+            cp.target_precision,
+            cp.threshold_at_target
+                .map_or("unreachable".to_string(), |t| format!("{t:.4}")),
+            pct(Some(cp.coverage_at_target))
+        );
+        let _ = writeln!(
+            s,
+            "| language | n | top1 | top3 | auto_share |\n|---|---:|---:|---:|---:|"
+        );
+        for g in &m.by_language {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                g.key,
+                g.n,
+                pct(Some(g.top1)),
+                pct(Some(g.top3)),
+                pct(Some(g.auto_share))
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n| district | n | top1 | top3 | auto_share |\n|---|---:|---:|---:|---:|"
+        );
+        for g in &m.by_district {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                g.key,
+                g.n,
+                pct(Some(g.top1)),
+                pct(Some(g.top3)),
+                pct(Some(g.auto_share))
+            );
+        }
+        let _ = writeln!(s, "\n| department | support | predicted | precision | recall | f1 |\n|---|---:|---:|---:|---:|---:|");
+        for d in &m.per_department {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                d.department.replace('|', "\\|"),
+                d.support,
+                d.predicted,
+                pct(Some(d.precision)),
+                pct(Some(d.recall)),
+                pct(Some(d.f1))
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,256 @@
+//! End to end: the `triage-eval` binary on the committed fixture
+//! (`fixtures/eval/appeals.csv`: 150 synthetic appeals, 7 departments that
+//! depend on topic and district, Dec 2020 - Feb 2021).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/eval/appeals.csv")
+}
+
+fn eval(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_triage-eval"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = eval(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Test rows of the fixture's February split, counted independently of the tool.
+fn february_rows() -> usize {
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    text.lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1).is_some_and(|d| d >= "2021-02-01"))
+        .count()
+}
+
+#[test]
+fn time_split_run_writes_the_documented_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let fx = fixture();
+    ok(&[
+        "run",
+        "--data",
+        fx.to_str().unwrap(),
+        "--train-until",
+        "2021-02-01",
+        "--test-from",
+        "2021-02-01",
+        "--out",
+        out.to_str().unwrap(),
+        "--baselines-only",
+    ]);
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["schema_version"], 1);
+    assert!(r["engine"].is_null(), "--baselines-only leaves engine null");
+    assert_eq!(r["split"]["rule"], "time");
+    let n_test = february_rows();
+    assert!(n_test > 10);
+    assert_eq!(r["split"]["n_test"], n_test);
+    assert_eq!(r["split"]["n_train"], 150 - n_test);
+    for name in ["majority", "tfidf_text", "tfidf_text_district"] {
+        let b = &r["baselines"][name];
+        for key in [
+            "top1",
+            "top3",
+            "macro_f1",
+            "ece",
+            "auto_share",
+            "conformal_coverage",
+            "mean_set_size",
+            "throughput_per_s",
+        ] {
+            let v = b[key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{name}.{key} missing"));
+            assert!(
+                v >= 0.0 && (key == "throughput_per_s" || key == "mean_set_size" || v <= 1.0),
+                "{name}.{key} = {v}"
+            );
+        }
+        assert_eq!(b["n_test"], n_test);
+        assert!(
+            b["latency_ms"]["p50"].as_f64().unwrap() <= b["latency_ms"]["p99"].as_f64().unwrap()
+        );
+        assert_eq!(b["calibration"]["bins"].as_array().unwrap().len(), 15);
+        assert!(b["info"].is_object());
+    }
+    let top1 = |n: &str| r["baselines"][n]["top1"].as_f64().unwrap();
+    // The department depends on the district: text + district must beat the majority clearly.
+    assert!(
+        top1("tfidf_text_district") > top1("majority") + 0.2,
+        "{} vs {}",
+        top1("tfidf_text_district"),
+        top1("majority")
+    );
+    assert!(top1("tfidf_text_district") >= top1("tfidf_text"));
+    assert!(r["baselines"]["tfidf_text"]["info"]["chosen_c"]
+        .as_f64()
+        .is_some());
+    let lines = std::fs::read_to_string(out.join("predictions.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 3 * n_test);
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert!(first["id"].is_string() && first["top"].is_array() && first["label"].is_string());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.matches("<svg").count() >= 2 + 2 * 3,
+        "reliability, coverage, then heatmap + F1 bars per router"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| tfidf_text_district |"));
+
+    // Comparing a run with itself: paired, zero deltas, nothing moved.
+    let table = ok(&[
+        "compare",
+        out.to_str().unwrap(),
+        out.join("report.json").to_str().unwrap(),
+        "--resamples",
+        "200",
+    ]);
+    assert!(table.contains("paired_bootstrap"), "{table}");
+    assert!(
+        !table.contains("better") && !table.contains("worse"),
+        "{table}"
+    );
+    let json: Value = serde_json::from_str(&ok(&[
+        "compare",
+        out.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--json",
+        "--resamples",
+        "50",
+    ]))
+    .unwrap();
+    let diffs = json.as_array().unwrap();
+    assert_eq!(diffs.len(), 3 * 8);
+    assert!(diffs
+        .iter()
+        .all(|d| d["delta"].as_f64().is_none_or(|x| x == 0.0)));
+}
+
+#[test]
+fn grouped_folds_and_two_files_split_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture();
+    let out = dir.path().join("folds");
+    ok(&[
+        "run",
+        "--data",
+        fx.to_str().unwrap(),
+        "--folds",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--baselines-only",
+        "--c-grid",
+        "10",
+    ]);
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["split"]["rule"], "group_kfold");
+    assert_eq!(r["split"]["n_test"], 150);
+    assert_eq!(r["split"]["folds"].as_array().unwrap().len(), 3);
+    assert_eq!(r["baselines"]["majority"]["n_test"], 150);
+
+    // Two files: the fixture cut in two by line.
+    let text = std::fs::read_to_string(&fx).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let body: Vec<&str> = lines.collect();
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    std::fs::write(&a, format!("{header}\n{}\n", body[..100].join("\n"))).unwrap();
+    std::fs::write(&b, format!("{header}\n{}\n", body[100..].join("\n"))).unwrap();
+    let out = dir.path().join("files");
+    ok(&[
+        "run",
+        "--train",
+        a.to_str().unwrap(),
+        "--test",
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--baselines-only",
+        "--c-grid",
+        "10",
+    ]);
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(
+        (
+            r["split"]["rule"].as_str(),
+            r["split"]["n_train"].as_u64(),
+            r["split"]["n_test"].as_u64()
+        ),
+        (Some("files"), Some(100), Some(50))
+    );
+}
+
+#[test]
+fn bad_input_fails_with_row_and_column_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "id,created_at,text,department\n1,2021-01-01,a,D\n2,2021-01-02,b,\n",
+    )
+    .unwrap();
+    let out = eval(&[
+        "run",
+        "--data",
+        bad.to_str().unwrap(),
+        "--train-until",
+        "2021-01-02",
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+        "--baselines-only",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("row 2, column `department`: empty label"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // A test department never seen in train is reported, not a crash.
+    let unseen = dir.path().join("unseen.csv");
+    std::fs::write(&unseen, "id,created_at,text,department\n1,2021-01-01,яма,A\n2,2021-01-02,свет,B\n3,2021-01-03,лифт,A\n4,2021-02-02,новое,Z\n5,2021-02-03,яма,A\n").unwrap();
+    let o = dir.path().join("u");
+    ok(&[
+        "run",
+        "--data",
+        unseen.to_str().unwrap(),
+        "--train-until",
+        "2021-02-01",
+        "--out",
+        o.to_str().unwrap(),
+        "--baselines-only",
+        "--c-grid",
+        "1",
+    ]);
+    let r = read_json(&o.join("report.json"));
+    assert_eq!(
+        r["split"]["folds"][0]["unseen_test_labels"]["n_examples"],
+        1
+    );
+    assert_eq!(
+        r["split"]["folds"][0]["unseen_test_labels"]["labels"][0][0],
+        "Z"
+    );
+}
