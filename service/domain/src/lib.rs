@@ -10,6 +10,7 @@ pub mod deadlines;
 pub mod language;
 pub mod pii;
 pub mod routing;
+pub mod urgency;
 
 pub use place::{Jurisdiction, Place};
 pub mod decision;
