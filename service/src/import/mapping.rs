@@ -23,6 +23,17 @@ pub struct MappingOptions {
     pub naive_offset: FixedOffset,
 }
 
+impl MappingOptions {
+    /// Options for `tenant` with dates without an offset read as UTC.
+    pub fn utc(tenant: impl Into<String>, max_text_bytes: usize) -> Self {
+        Self {
+            tenant: tenant.into(),
+            max_text_bytes,
+            naive_offset: FixedOffset::east_opt(0).expect("zero offset is valid"),
+        }
+    }
+}
+
 /// Prepares an appeal text for everything outside the record (index, logs, UI):
 /// personal data masked by the domain's masker. The one place import calls it,
 /// so a change of policy is a change here.
