@@ -268,3 +268,44 @@ async fn refit_fits_a_head_and_calibration_and_records_it() {
     let p: f64 = d.alternatives.iter().map(|a| a.probability).sum();
     assert!(p <= 1.0 + 1e-9 && p > 0.5, "{p}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_carry_deadlines_urgency_language_and_masked_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = seeded(dir.path()).await;
+    // 2026-03-02 10:00 Kyiv time, a Monday.
+    let received_at = 1_772_438_400_000;
+    let mut a = appeal(
+        "Запах газу в під'їзді, загроза життю! Телефон +380 50 123 45 67",
+        "North",
+    );
+    a.received_at = Some(received_at);
+    a.applicant_category = Some("disabled_group_1".into());
+    let s = engine.submit("city", a, "portal").await.unwrap();
+    let d = &s.decision;
+    assert_eq!(d.language, "uk");
+    assert_eq!(d.urgency.level, triage_domain::UrgencyLevel::Critical, "{:?}", d.urgency);
+    assert!(!d.deadlines.is_empty());
+    assert!(d.deadlines.iter().all(|x| x.due.as_str() > "2026-03-02" && !x.citation.is_empty()));
+    let stored = engine.appeal("city", s.appeal_id).await.unwrap().unwrap();
+    assert!(stored.appeal.data.text.contains("+380 50 123 45 67"));
+    assert!(!stored.appeal.data.redacted_text.contains("123 45 67"));
+    assert!(stored.appeal.data.redacted_text.contains("[PHONE]"));
+    // Evidence shown to others never carries the phone number.
+    engine
+        .decide("city", s.appeal_id, "water", None, "supervisor")
+        .await
+        .unwrap();
+    let next = engine
+        .submit("city", appeal("Запах газу в під'їзді, загроза життю!", "North"), "portal")
+        .await
+        .unwrap();
+    assert_eq!(next.decision.evidence.cases[0].id, s.appeal_id);
+    assert!(next.decision.evidence.cases[0].snippet.contains("[PHONE]"));
+    assert!(next
+        .decision
+        .evidence
+        .cases
+        .iter()
+        .all(|c| !c.snippet.contains("123 45 67")));
+}

@@ -88,8 +88,11 @@ impl Engine {
         } else {
             Outcome::NeedsReview
         };
+        let cases = self.evidence(&neighbours).await?;
+        let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
+        let urgency = self.urgency(tenant, input, &neighbour_texts);
         let evidence = Evidence {
-            cases: self.evidence(&neighbours).await?,
+            cases,
             signals: top.map(|i| signals(&scored, i)).unwrap_or_default(),
         };
         let (duplicate_of, campaign) = self.duplicates(&tenant.id, input, vector, exclude).await?;
@@ -104,7 +107,7 @@ impl Engine {
             decision,
             evidence,
             language,
-            urgency: self.urgency(input),
+            urgency,
             duplicate_of,
             campaign,
             deadlines: self.deadlines(tenant, input),
