@@ -68,6 +68,7 @@ pub async fn serve(model: &ModelConfig, args: ServeArgs) -> Result<(), ServeErro
     })
     .await?;
     let batcher = Batcher::start(engine.memory().embedder().clone(), args.http.batcher());
+    engine.memory().use_batcher(batcher.clone());
     let grace = Duration::from_secs(args.http.shutdown_grace_secs);
     let addr = args.http.listen;
     let io = |source| ServeError::Io {

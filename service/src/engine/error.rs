@@ -69,6 +69,7 @@ impl From<MemoryError> for EngineError {
             MemoryError::Record(r) => r.into(),
             MemoryError::Index(i) => i.into(),
             MemoryError::Embed(m) => Self::InvalidInput(m),
+            MemoryError::Overloaded(m) => Self::Overloaded(m),
         }
     }
 }

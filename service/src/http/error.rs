@@ -231,3 +231,40 @@ pub struct ApiPath<T>(pub T);
 
 /// Result alias of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_errors_map_to_their_status_codes() {
+        let cases = [
+            (EngineError::InvalidInput("x".into()), 422, "invalid_input"),
+            (EngineError::UnknownAppeal(1), 404, "not_found"),
+            (
+                EngineError::UnknownDepartment("d".into()),
+                422,
+                "unknown_department",
+            ),
+            (EngineError::Conflict("c".into()), 409, "conflict"),
+            (EngineError::Unavailable("db".into()), 503, "unavailable"),
+            (EngineError::Overloaded("full".into()), 429, "overloaded"),
+            (EngineError::Internal("bug".into()), 500, "internal"),
+        ];
+        for (e, status, code) in cases {
+            let a = ApiError::from(e);
+            assert_eq!((a.status.as_u16(), a.code), (status, code));
+        }
+        let full = ApiError::from(BatchError::Overloaded { capacity: 1 });
+        assert_eq!(full.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(full
+            .into_response()
+            .headers()
+            .contains_key(header::RETRY_AFTER));
+        let hidden = ApiError::from(EngineError::Internal("secret detail".into()));
+        assert!(
+            !hidden.message.contains("secret detail"),
+            "internals stay in the log"
+        );
+    }
+}

@@ -32,6 +32,9 @@ pub enum MemoryError {
     /// The embedder refused the input or failed.
     #[error("embedding: {0}")]
     Embed(String),
+    /// The embedding queue is full (the HTTP layer answers 429).
+    #[error("{0}")]
+    Overloaded(String),
 }
 
 /// Result alias of the case memory.
@@ -53,6 +56,8 @@ pub struct CaseMemory {
     fingerprint: String,
     /// One outbox writer at a time: concurrent drains would embed twice.
     drain_lock: Mutex<()>,
+    /// The serving path's dynamic batcher, when one is plugged in (see `use_batcher`).
+    batcher: std::sync::OnceLock<crate::batcher::Batcher>,
 }
 
 impl CaseMemory {
@@ -65,7 +70,15 @@ impl CaseMemory {
             embedder,
             fingerprint,
             drain_lock: Mutex::new(()),
+            batcher: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Routes every later [`CaseMemory::embed`] through `batcher`, so concurrent
+    /// requests share model calls and a full queue is refused (429). Set once;
+    /// false if a batcher was already set.
+    pub fn use_batcher(&self, batcher: crate::batcher::Batcher) -> bool {
+        self.batcher.set(batcher).is_ok()
     }
 
     /// The system of record.
@@ -93,6 +106,14 @@ impl CaseMemory {
     /// Appeals and stored cases use the same `query:` role: finding similar
     /// appeals is a symmetric task.
     pub async fn embed(&self, texts: Vec<String>, role: Role) -> Result<Vec<Vec<f32>>> {
+        if let Some(b) = self.batcher.get() {
+            return b.embed(texts, role).await.map_err(|e| match e {
+                crate::batcher::BatchError::Overloaded { .. } => {
+                    MemoryError::Overloaded(e.to_string())
+                }
+                other => MemoryError::Embed(other.to_string()),
+            });
+        }
         let embedder = self.embedder.clone();
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
