@@ -267,6 +267,20 @@ async fn refit_fits_a_head_and_calibration_and_records_it() {
     assert_eq!(d.model.head_version, 1);
     let p: f64 = d.alternatives.iter().map(|a| a.probability).sum();
     assert!(p <= 1.0 + 1e-9 && p > 0.5, "{p}");
+    // A restart loads the stored model and the area counts: no refit needed.
+    drop(engine);
+    let engine = tiny_engine(dir.path()).await;
+    let state = engine.state("city").await.unwrap();
+    assert_eq!(state.model().version, 1);
+    assert_eq!(state.confirmed.load(std::sync::atomic::Ordering::Relaxed), 120);
+    let again = engine.preview("city", &appeal(ROADS[0], "South")).await.unwrap();
+    assert_eq!(again.department, d.department);
+    assert!((again.confidence - d.confidence).abs() < 1e-9);
+    let trail: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'model.refit'")
+        .fetch_one(engine.memory().record().pool())
+        .await
+        .unwrap();
+    assert_eq!(trail, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,10 +197,7 @@ impl Engine {
         {
             return Ok(s);
         }
-        let cases = state::confirmed_cases(&self.memory, tenant, usize::MAX).await?;
-        let fresh = Arc::new(TenantState::default());
-        *fresh.areas.write().expect("fresh lock") = state::areas_of(&cases);
-        fresh.confirmed.store(cases.len() as u64, Ordering::Relaxed);
+        let fresh = Arc::new(state::load(&self.memory, tenant).await?);
         let mut map = self
             .tenants
             .write()
@@ -270,6 +267,12 @@ impl Engine {
             version,
             fitted_on: n,
         });
+        let body = serde_json::to_string(model.as_ref())
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.memory
+            .record()
+            .save_routing_model(&t.id, version, &body)
+            .await?;
         *state.model.write().expect("model lock") = model.clone();
         let detail = serde_json::json!({
             "version": version,

@@ -18,8 +18,9 @@ use crate::memory::{confirmed_statuses, CaseMemory};
 
 use super::EngineError;
 
-/// The fitted parts of a tenant's router.
-#[derive(Debug, Clone, Default)]
+/// The fitted parts of a tenant's router (stored in the record as JSON, so a
+/// restart loads them instead of refitting).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TenantModel {
     /// Softmax head over embeddings (`None` before the first fit).
     pub head: Option<Arc<SoftmaxHead>>,
@@ -107,6 +108,29 @@ pub async fn confirmed_cases(
         out.drain(..out.len() - max);
     }
     Ok(out)
+}
+
+/// Loads a tenant's state from the record: area counts by SQL (no vectors
+/// read) and the latest stored model.
+pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, EngineError> {
+    let counts = memory.record().area_counts(tenant).await?;
+    let state = TenantState::default();
+    let mut total = 0u64;
+    {
+        let mut areas = state.areas.write().expect("fresh lock");
+        for (department, district, n) in counts {
+            areas.add_n(&department, district.as_deref(), n as u64);
+            total += n as u64;
+        }
+    }
+    state.confirmed.store(total, Ordering::Relaxed);
+    if let Some((version, body)) = memory.record().latest_routing_model(tenant).await? {
+        match serde_json::from_str::<TenantModel>(&body) {
+            Ok(m) => *state.model.write().expect("fresh lock") = Arc::new(m),
+            Err(e) => tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit"),
+        }
+    }
+    Ok(state)
 }
 
 /// Area statistics of a set of cases.

@@ -7,11 +7,18 @@ use super::{now_ms, Dialect, Result};
 
 /// (version, SQLite DDL, PostgreSQL DDL), in order. Never edit a shipped entry:
 /// add a new version.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("migrations/sqlite/0001_initial.sql"),
-    include_str!("migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("migrations/sqlite/0001_initial.sql"),
+        include_str!("migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("migrations/sqlite/0002_routing_models.sql"),
+        include_str!("migrations/postgres/0002_routing_models.sql"),
+    ),
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
     (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

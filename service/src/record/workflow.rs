@@ -319,6 +319,51 @@ impl Record {
     }
 }
 
+impl Record {
+    /// Confirmed cases per (department, district) of a tenant: what routing
+    /// learns the departments' areas from, without reading any vector.
+    pub async fn area_counts(&self, tenant: &str) -> Result<Vec<(String, Option<String>, i64)>> {
+        let rows = sqlx::query(
+            "SELECT department, district, COUNT(*) AS n FROM appeals \
+             WHERE tenant_id = $1 AND status IN ('imported', 'decided') \
+             AND department IS NOT NULL GROUP BY department, district",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("department")?, r.try_get("district")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// Stores a fitted routing model (opaque JSON) under its version.
+    pub async fn save_routing_model(&self, tenant: &str, version: u64, body: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO routing_models (tenant_id, version, created_at, body) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant)
+        .bind(version as i64)
+        .bind(now_ms())
+        .bind(body)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest stored routing model of a tenant: (version, JSON).
+    pub async fn latest_routing_model(&self, tenant: &str) -> Result<Option<(u64, String)>> {
+        let row = sqlx::query(
+            "SELECT version, body FROM routing_models WHERE tenant_id = $1 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get::<i64, _>("version")? as u64, r.try_get("body")?)))
+            .transpose()
+    }
+}
+
 async fn enqueue(conn: &mut sqlx::AnyConnection, appeal_id: i64, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
         .bind(appeal_id)

@@ -28,6 +28,11 @@ impl AreaStats {
 
     /// Counts one confirmed case (call again with `remove` when a decision is reversed).
     pub fn add(&mut self, department: &str, district: Option<&str>) {
+        self.add_n(department, district, 1);
+    }
+
+    /// Counts `n` confirmed cases of one department in one district.
+    pub fn add_n(&mut self, department: &str, district: Option<&str>, n: u64) {
         let Some(district) = district.filter(|d| !d.is_empty()) else {
             return;
         };
@@ -36,16 +41,16 @@ impl AreaStats {
             .entry(department.to_string())
             .or_default()
             .entry(district.to_string())
-            .or_default() += 1;
+            .or_default() += n;
         *self
             .department_totals
             .entry(department.to_string())
-            .or_default() += 1;
+            .or_default() += n;
         *self
             .district_totals
             .entry(district.to_string())
-            .or_default() += 1;
-        self.total += 1;
+            .or_default() += n;
+        self.total += n;
     }
 
     /// Un-counts one case (a decision that was overridden).
