@@ -24,8 +24,8 @@ pub enum Backend {
 }
 
 /// Vector index configuration. Every flag has an env var twin; the server
-/// flags matter only with `--index server`.
-#[derive(Debug, Clone, Args)]
+/// flags matter only with `--index server`. Its `Debug` hides the API key.
+#[derive(Clone, Args)]
 pub struct IndexConfig {
     /// Vector index backend: `embedded` (in the data directory) or `server`.
     #[arg(long = "index", env = "APPEAL_TRIAGE_INDEX", value_enum, default_value_t = Backend::Embedded, global = true)]
@@ -108,6 +108,32 @@ pub struct IndexConfig {
     pub qdrant_retry_backoff_ms: u64,
 }
 
+impl std::fmt::Debug for IndexConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexConfig")
+            .field("backend", &self.backend)
+            .field("qdrant_url", &self.qdrant_url)
+            .field(
+                "qdrant_api_key",
+                &self.qdrant_api_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("qdrant_collection", &self.qdrant_collection)
+            .field("qdrant_shards", &self.qdrant_shards)
+            .field("qdrant_replication_factor", &self.qdrant_replication_factor)
+            .field(
+                "qdrant_write_consistency_factor",
+                &self.qdrant_write_consistency_factor,
+            )
+            .field("qdrant_write_ordering", &self.qdrant_write_ordering)
+            .field("qdrant_ca_cert", &self.qdrant_ca_cert)
+            .field("qdrant_timeout_ms", &self.qdrant_timeout_ms)
+            .field("qdrant_connect_timeout_ms", &self.qdrant_connect_timeout_ms)
+            .field("qdrant_retries", &self.qdrant_retries)
+            .field("qdrant_retry_backoff_ms", &self.qdrant_retry_backoff_ms)
+            .finish()
+    }
+}
+
 impl IndexConfig {
     /// The server adapter's configuration (needs `QDRANT_URL`).
     pub fn server_config(&self) -> Result<ServerConfig> {
@@ -188,6 +214,8 @@ mod tests {
             "strong",
             "--qdrant-timeout-ms",
             "1500",
+            "--qdrant-api-key",
+            "s3cret-key",
         ])
         .unwrap();
         assert_eq!(cli.index.backend, Backend::Server);
@@ -196,6 +224,12 @@ mod tests {
         assert_eq!((s.shard_number, s.replication_factor), (4, 2));
         assert_eq!(s.write_ordering, WriteOrdering::Strong);
         assert_eq!(s.timeout, Duration::from_millis(1500));
+        assert_eq!(s.api_key.as_deref(), Some("s3cret-key"));
+        let shown = format!("{:?} {:?}", cli.index, s);
+        assert!(
+            !shown.contains("s3cret-key") && shown.contains("<redacted>"),
+            "{shown}"
+        );
         assert!(Cli::try_parse_from(["x", "--qdrant-write-ordering", "eventual"]).is_err());
     }
 

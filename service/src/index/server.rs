@@ -86,8 +86,8 @@ impl WriteOrdering {
 }
 
 /// Everything the server adapter needs; `IndexConfig` fills it from flags and
-/// env vars, tests build it directly.
-#[derive(Debug, Clone)]
+/// env vars, tests build it directly. Its `Debug` hides the API key.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// gRPC URL, e.g. `http://127.0.0.1:6334`; `https://` turns TLS on.
     pub url: String,
@@ -113,6 +113,25 @@ pub struct ServerConfig {
     pub retries: u32,
     /// First backoff; doubled after each retry, capped at 5 s.
     pub retry_backoff: Duration,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("ca_cert", &self.ca_cert)
+            .field("collection", &self.collection)
+            .field("shard_number", &self.shard_number)
+            .field("replication_factor", &self.replication_factor)
+            .field("write_consistency_factor", &self.write_consistency_factor)
+            .field("write_ordering", &self.write_ordering)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retries", &self.retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .finish()
+    }
 }
 
 impl ServerConfig {
