@@ -267,7 +267,8 @@ impl Engine {
             version,
             fitted_on: n,
         });
-        let body = serde_json::to_string(model.as_ref())
+        let body = model
+            .to_json()
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         self.memory
             .record()

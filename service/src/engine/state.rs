@@ -20,7 +20,7 @@ use super::EngineError;
 
 /// The fitted parts of a tenant's router (stored in the record as JSON, so a
 /// restart loads them instead of refitting).
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct TenantModel {
     /// Softmax head over embeddings (`None` before the first fit).
     pub head: Option<Arc<SoftmaxHead>>,
@@ -110,6 +110,38 @@ pub async fn confirmed_cases(
     Ok(out)
 }
 
+/// The stored form of a [`TenantModel`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredModel {
+    head: Option<SoftmaxHead>,
+    calibration: Calibration,
+    version: u64,
+    fitted_on: usize,
+}
+
+impl TenantModel {
+    /// JSON for the record.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string(&StoredModel {
+            head: self.head.as_deref().cloned(),
+            calibration: self.calibration.clone(),
+            version: self.version,
+            fitted_on: self.fitted_on,
+        })
+    }
+
+    /// Reads the record's JSON back.
+    pub fn from_json(body: &str) -> serde_json::Result<Self> {
+        let s: StoredModel = serde_json::from_str(body)?;
+        Ok(Self {
+            head: s.head.map(Arc::new),
+            calibration: s.calibration,
+            version: s.version,
+            fitted_on: s.fitted_on,
+        })
+    }
+}
+
 /// Loads a tenant's state from the record: area counts by SQL (no vectors
 /// read) and the latest stored model.
 pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, EngineError> {
@@ -125,7 +157,7 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
     }
     state.confirmed.store(total, Ordering::Relaxed);
     if let Some((version, body)) = memory.record().latest_routing_model(tenant).await? {
-        match serde_json::from_str::<TenantModel>(&body) {
+        match TenantModel::from_json(&body) {
             Ok(m) => *state.model.write().expect("fresh lock") = Arc::new(m),
             Err(e) => tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit"),
         }
