@@ -19,7 +19,7 @@ async fn georeport_v2_services_requests_tokens_and_errors() {
     };
 
     // Services: departments, by key or by jurisdiction_id; JSON and XML.
-    let r = get(format!("/open311/v2/services.json?jurisdiction_id=city")).await;
+    let r = get("/open311/v2/services.json?jurisdiction_id=city".into()).await;
     assert_eq!(r.status(), 200);
     let (_, v) = status_json(r).await;
     let codes: Vec<&str> = v
