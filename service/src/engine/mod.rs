@@ -26,7 +26,8 @@ use crate::datadir::DataDir;
 use crate::index::config::{open_index, IndexConfig};
 use crate::memory::CaseMemory;
 use crate::record::{
-    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, Record, Tenant,
+    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, NewSuggestion,
+    Record, Tenant,
 };
 
 pub use config::RoutingConfig;
@@ -449,15 +450,15 @@ impl Engine {
             serde_json::to_string(&decision).map_err(|e| EngineError::Internal(e.to_string()))?;
         self.memory
             .record()
-            .record_suggestion(
-                &t.id,
-                inserted.id,
-                &json,
-                self.memory.fingerprint(),
-                decision.model.case_memory_version,
+            .record_suggestion(&NewSuggestion {
+                tenant: &t.id,
+                appeal_id: inserted.id,
+                decision_json: &json,
+                model: self.memory.fingerprint(),
+                index_version: decision.model.case_memory_version,
                 status,
-                department.as_deref(),
-            )
+                department: department.as_deref(),
+            })
             .await?;
         Ok(Submission {
             appeal_id: inserted.id,

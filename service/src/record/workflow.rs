@@ -27,6 +27,25 @@ pub struct DecisionRow {
     pub at: i64,
 }
 
+/// A routing suggestion to store (see [`Record::record_suggestion`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewSuggestion<'a> {
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Appeal routed.
+    pub appeal_id: i64,
+    /// The full routing decision, JSON.
+    pub decision_json: &'a str,
+    /// Model fingerprint.
+    pub model: &'a str,
+    /// Case-memory version at decision time.
+    pub index_version: u64,
+    /// Status the appeal moves to.
+    pub status: AppealStatus,
+    /// Department assigned (auto-routed) or `None` (needs review).
+    pub department: Option<&'a str>,
+}
+
 /// Filter of the review queue and appeal listings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppealQuery {
@@ -43,19 +62,19 @@ pub struct AppealQuery {
 }
 
 impl Record {
-    /// Stores the routing suggestion for an appeal and moves it to `status`
-    /// (auto-routed with `department`, or needs review), in one transaction with
+    /// Stores the routing suggestion for an appeal and moves it to its status
+    /// (auto-routed with a department, or needs review), in one transaction with
     /// its audit and outbox entries.
-    pub async fn record_suggestion(
-        &self,
-        tenant: &str,
-        appeal_id: i64,
-        decision_json: &str,
-        model: &str,
-        index_version: u64,
-        status: AppealStatus,
-        department: Option<&str>,
-    ) -> Result<()> {
+    pub async fn record_suggestion(&self, s: &NewSuggestion<'_>) -> Result<()> {
+        let NewSuggestion {
+            tenant,
+            appeal_id,
+            decision_json,
+            model,
+            index_version,
+            status,
+            department,
+        } = *s;
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
@@ -332,7 +351,13 @@ impl Record {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("department")?, r.try_get("district")?, r.try_get("n")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("department")?,
+                    r.try_get("district")?,
+                    r.try_get("n")?,
+                ))
+            })
             .collect()
     }
 
