@@ -113,6 +113,8 @@ async fn seeded(dir: &std::path::Path) -> Arc<Engine> {
 async fn a_correction_counts_for_the_very_next_similar_appeal() {
     let dir = tempfile::tempdir().unwrap();
     let engine = seeded(dir.path()).await;
+    // With a fitted head too: the head knows only roads and water.
+    assert!(engine.refit("city").await.unwrap().head.is_some());
     let text = "graffiti sprayed over the bus stop shelter on Shevchenka street";
     let first = engine
         .submit("city", appeal(text, "North"), "portal")

@@ -258,6 +258,13 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
             note: "similarity-weighted votes of the nearest confirmed cases".into(),
         });
     }
+    if let Some(p) = &s.near {
+        out.push(Signal {
+            name: "near_duplicates".into(),
+            probability: p[i],
+            note: "votes of confirmed cases nearly identical to this appeal".into(),
+        });
+    }
     if let Some(p) = &s.local {
         out.push(Signal {
             name: "local_neighbours".into(),

@@ -20,6 +20,12 @@ pub struct RoutingParams {
     pub w_knn: f64,
     /// Weight of the votes of neighbours from the appeal's own district.
     pub w_local: f64,
+    /// Similarity at which a confirmed case is a near-duplicate of the appeal.
+    pub near_similarity: f32,
+    /// Weight of near-duplicate confirmed cases: a supervisor's decision on a
+    /// (nearly) identical appeal is the strongest evidence there is, and must
+    /// count for the very next appeal even against the fitted head.
+    pub w_near: f64,
     /// Weight of the softmax head.
     pub w_head: f64,
     /// Weight of the district/jurisdiction signal.
@@ -42,6 +48,8 @@ impl Default for RoutingParams {
             knn_smoothing: 0.3,
             w_knn: 1.0,
             w_local: 1.0,
+            near_similarity: 0.97,
+            w_near: 2.0,
             w_head: 1.0,
             w_place: 1.0,
             w_desc: 1.0,
@@ -92,6 +100,8 @@ pub struct SignalProbs {
     pub knn: Option<Vec<f64>>,
     /// From the votes of neighbours in the same district.
     pub local: Option<Vec<f64>>,
+    /// From near-duplicate confirmed cases.
+    pub near: Option<Vec<f64>>,
     /// From the head.
     pub head: Option<Vec<f64>>,
     /// Place factor (relative likelihood of the district; 1 = neutral).
@@ -207,7 +217,13 @@ impl Scorer {
                 .collect();
             let mut probs: Vec<f64> = candidates
                 .iter()
-                .map(|c| index.get(c.as_str()).map_or(FLOOR, |&i| raw[i] as f64))
+                // A department the head was not fitted on (new since the last
+                // refit) gets a neutral share, not a veto.
+                .map(|c| {
+                    index
+                        .get(c.as_str())
+                        .map_or(1.0 / raw.len().max(1) as f64, |&i| raw[i] as f64)
+                })
                 .collect();
             normalise(&mut probs);
             for (s, q) in scores.iter_mut().zip(&probs) {
