@@ -2,10 +2,14 @@
 //! bootstrap tenants and API keys from the command line (a tenant's first
 //! admin key cannot come from the API, which needs a key).
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use tokio::net::TcpListener;
 
 use crate::batcher::Batcher;
 use crate::config::ModelConfig;
@@ -57,29 +61,62 @@ pub struct ServeArgs {
     pub http: HttpConfig,
 }
 
+impl ServeArgs {
+    /// The engine configuration these flags describe.
+    pub fn engine_config(&self, model: &ModelConfig) -> EngineConfig {
+        EngineConfig {
+            model: model.clone(),
+            index: self.index.clone(),
+            database_url: self.database_url.clone(),
+            routing: self.routing.clone(),
+        }
+    }
+}
+
 /// Opens the engine, starts the batcher and serves until SIGTERM / Ctrl-C,
 /// then drains in-flight requests.
 pub async fn serve(model: &ModelConfig, args: ServeArgs) -> Result<(), ServeError> {
-    let engine = Engine::open(&EngineConfig {
-        model: model.clone(),
-        index: args.index.clone(),
-        database_url: args.database_url.clone(),
-        routing: args.routing.clone(),
-    })
-    .await?;
-    let batcher = Batcher::start(engine.memory().embedder().clone(), args.http.batcher());
+    let engine = Engine::open(&args.engine_config(model)).await?;
+    let listener = bind(args.http.listen).await?;
+    serve_engine(engine, model, args.http, listener, http::shutdown_signal()).await
+}
+
+/// Binds the service's address. Separate from [`serve_engine`] so a caller
+/// with long preparation (the demo) fails fast on a taken port.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Io {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Serves an opened engine on `listener` until `shutdown` resolves, then drains
+/// in-flight requests and closes the record: the one serving path of `serve`
+/// and `demo`. Starts the embedding batcher and routes the engine's model
+/// calls through it.
+pub async fn serve_engine(
+    engine: Arc<Engine>,
+    model: &ModelConfig,
+    config: HttpConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let batcher = Batcher::start(engine.memory().embedder().clone(), config.batcher());
     engine.memory().use_batcher(batcher.clone());
-    let grace = Duration::from_secs(args.http.shutdown_grace_secs);
-    let addr = args.http.listen;
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
     let io = |source| ServeError::Io {
-        addr: addr.to_string(),
+        addr: addr.clone(),
         source,
     };
     let spool = model.data_dir.join("spool");
-    let state = AppState::new(engine.clone(), args.http, Some(batcher), spool);
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
-    tracing::warn!(addr = %listener.local_addr().map_err(io)?, "serving");
-    http::serve(listener, http::app(state), http::shutdown_signal(), grace)
+    let state = AppState::new(engine.clone(), config, Some(batcher), spool);
+    tracing::warn!(addr = %addr, "serving");
+    http::serve(listener, http::app(state), shutdown, grace)
         .await
         .map_err(io)?;
     engine.memory().record().close().await;
