@@ -325,3 +325,41 @@ async fn decisions_carry_deadlines_urgency_language_and_masked_evidence() {
         .iter()
         .all(|c| !c.snippet.contains("123 45 67")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_inputs_abstain_to_review_instead_of_guessing() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = seeded(dir.path()).await;
+    // Only personal data: nothing to route on.
+    let d = engine
+        .preview("city", &appeal("+380 50 123 45 67, ivan@example.com", "North"))
+        .await
+        .unwrap();
+    assert_eq!(d.department, None, "{d:?}");
+    assert_eq!(d.decision, Outcome::NeedsReview);
+    assert!(d.evidence.signals.iter().any(|s| s.name == "abstained"));
+    // A script we do not support: routed, never automatically.
+    let d = engine
+        .preview("city", &appeal("道路上有很多坑洼，请尽快修复", "North"))
+        .await
+        .unwrap();
+    assert_eq!(d.language, "other");
+    assert_eq!(d.decision, Outcome::NeedsReview);
+    assert!(d.evidence.signals.iter().any(|s| s.name == "unsupported_language"));
+    // A district never seen: the place signal is left out, routing still works.
+    let d = engine.preview("city", &appeal(ROADS[2], "Atlantis")).await.unwrap();
+    assert_eq!(d.department.as_deref(), Some("roads"));
+    assert!(d.evidence.signals.iter().all(|s| s.name != "place"));
+    // Coordinates out of range are refused.
+    let mut a = appeal(ROADS[2], "North");
+    a.place.lat = Some(123.0);
+    a.place.lon = Some(30.0);
+    let err = engine.preview("city", &a).await.unwrap_err();
+    assert!(matches!(err, EngineError::InvalidInput(ref m) if m.contains("latitude")), "{err}");
+    // No catalogue and no history: abstain.
+    tenant(&engine, "empty").await;
+    let d = engine.preview("empty", &appeal(ROADS[2], "North")).await.unwrap();
+    assert_eq!(d.department, None);
+    assert!(d.alternatives.is_empty() && d.prediction_set.is_empty());
+    assert_eq!(d.decision, Outcome::NeedsReview);
+}

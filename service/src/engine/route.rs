@@ -48,15 +48,21 @@ impl Engine {
         };
         let infos = self.department_infos(&state, &departments, vector).await?;
         let areas = state.areas.read().map(|a| a.clone()).unwrap_or_default();
-        let scored = self.scorer.score(&ScoreInput {
-            neighbours: &neighbours,
-            local_neighbours: &local,
-            head: model.head.as_deref().map(|h| (h, vector)),
-            district: input.place.district.as_deref(),
-            departments: &infos,
-            areas: &areas,
-            confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
-        });
+        let language = triage_domain::language::detect(&input.text);
+        let contentless = !has_content(&input.text);
+        let scored = if contentless {
+            Scored::default()
+        } else {
+            self.scorer.score(&ScoreInput {
+                neighbours: &neighbours,
+                local_neighbours: &local,
+                head: model.head.as_deref().map(|h| (h, vector)),
+                district: input.place.district.as_deref(),
+                departments: &infos,
+                areas: &areas,
+                confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
+            })
+        };
         let probs = softmax_t(&scored.scores, model.calibration.temperature);
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
@@ -83,7 +89,10 @@ impl Engine {
             .and_then(|d| departments.iter().find(|x| x.code == d))
             .and_then(|d| d.auto_threshold)
             .unwrap_or(tenant.auto_threshold);
-        let decision = if department.is_some() && confidence >= threshold {
+        // Text in a language the routing was not built for is routed but never
+        // sent on without a supervisor.
+        let supported = language != triage_domain::language::Language::Other;
+        let decision = if department.is_some() && confidence >= threshold && supported {
             Outcome::AutoRouted
         } else {
             Outcome::NeedsReview
@@ -91,14 +100,24 @@ impl Engine {
         let cases = self.evidence(&neighbours).await?;
         let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
         let urgency = self.urgency(tenant, input, &neighbour_texts);
-        let evidence = Evidence {
-            cases,
-            signals: top.map(|i| signals(&scored, i)).unwrap_or_default(),
-        };
+        let mut signals = top.map(|i| signals(&scored, i)).unwrap_or_default();
+        if contentless {
+            signals.push(Signal {
+                name: "abstained".into(),
+                probability: 0.0,
+                note: "nothing but personal data or symbols left after masking: a supervisor routes it"
+                    .into(),
+            });
+        } else if !supported {
+            signals.push(Signal {
+                name: "unsupported_language".into(),
+                probability: 0.0,
+                note: "language not recognised as uk/ru/kk/en: never routed without review".into(),
+            });
+        }
+        let evidence = Evidence { cases, signals };
         let (duplicate_of, campaign) = self.duplicates(&tenant.id, input, vector, exclude).await?;
-        let language = triage_domain::language::detect(&input.text)
-            .as_str()
-            .to_string();
+        let language = language.as_str().to_string();
         Ok(RoutingDecision {
             department,
             confidence,
@@ -237,6 +256,22 @@ impl Engine {
             .flatten();
         Ok((duplicate_of, campaign))
     }
+}
+
+/// Whether a (masked) text has anything to route on: at least three letters
+/// outside the `[TOKEN]`s that replaced personal data.
+fn has_content(text: &str) -> bool {
+    let mut depth = 0;
+    let mut letters = 0;
+    for c in text.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth = (depth - 1).max(0),
+            c if depth == 0 && c.is_alphabetic() => letters += 1,
+            _ => {}
+        }
+    }
+    letters >= 3
 }
 
 fn snippet(text: &str) -> String {

@@ -81,6 +81,11 @@ impl AreaStats {
         self.department_totals.get(department).copied().unwrap_or(0)
     }
 
+    /// Whether any confirmed case came from `district`.
+    pub fn knows_district(&self, district: &str) -> bool {
+        self.district_totals.get(district).is_some_and(|n| *n > 0)
+    }
+
     /// Overall share of appeals from `district` (add-one smoothed).
     pub fn district_prior(&self, district: &str) -> f64 {
         let n = self.district_totals.get(district).copied().unwrap_or(0) as f64;

@@ -232,13 +232,21 @@ impl Scorer {
             signals.head = Some(probs);
         }
 
-        if let Some(district) = input.district.filter(|d| !d.is_empty()) {
-            let declared: HashMap<&str, &Vec<String>> = input
-                .departments
-                .iter()
-                .filter(|d| !d.areas.is_empty())
-                .map(|d| (d.code.as_str(), &d.areas))
-                .collect();
+        // A district nobody has seen (no confirmed case, no declared area) says
+        // nothing: the place signal is left out rather than guessed.
+        let declared: HashMap<&str, &Vec<String>> = input
+            .departments
+            .iter()
+            .filter(|d| !d.areas.is_empty())
+            .map(|d| (d.code.as_str(), &d.areas))
+            .collect();
+        let known = |district: &str| {
+            input.areas.knows_district(district)
+                || declared
+                    .values()
+                    .any(|areas| areas.iter().any(|a| a == district))
+        };
+        if let Some(district) = input.district.filter(|d| !d.is_empty() && known(d)) {
             let prior = input.areas.district_prior(district);
             let factors: Vec<f64> = candidates
                 .iter()
@@ -422,6 +430,28 @@ mod tests {
             confirmed_total: 2,
         };
         assert_eq!(best(&Scorer::default().score(&input)), "b");
+    }
+
+    #[test]
+    fn an_unknown_district_leaves_the_place_signal_out() {
+        let mut areas = AreaStats::new();
+        for _ in 0..100 {
+            areas.add("big", Some("A"));
+        }
+        areas.add("small", Some("A"));
+        let ns = [nb(1, "big", 0.95), nb(2, "small", 0.90)];
+        let input = ScoreInput {
+            neighbours: &ns,
+            local_neighbours: &[],
+            head: None,
+            district: Some("Atlantis"),
+            departments: &[],
+            areas: &areas,
+            confirmed_total: 101,
+        };
+        let s = Scorer::default().score(&input);
+        assert!(s.signals.place.is_none());
+        assert_eq!(best(&s), "big");
     }
 
     #[test]
