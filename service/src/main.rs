@@ -39,8 +39,10 @@ enum Command {
         #[arg(required = true)]
         texts: Vec<String>,
     },
-    /// Embed a few appeals in four languages and show how they relate.
-    Demo,
+    /// Serve the real model with a demo tenant: history imported, review queue
+    /// filled, new keys and a curl line printed (`--embeddings`: only compare a
+    /// few appeals' embeddings).
+    Demo(Box<appeal_triage::demo::DemoArgs>),
     /// Import past appeals (CSV or JSON Lines) into the case memory; resumable.
     Import(history_cli::ImportArgs),
     /// Rebuild the vector index from the system of record.
@@ -158,9 +160,17 @@ fn main() -> anyhow::Result<()> {
                     .block_on(appeal_triage::serve::tenants(cfg, action))?
             );
         }
-        Command::Demo => {
+        Command::Demo(args) if args.embeddings => {
             let e = load()?;
-            print!("{}", appeal_triage::demo::run(&e)?);
+            print!("{}", appeal_triage::demo::embeddings::run(&e)?);
+        }
+        Command::Demo(args) => {
+            tokio::runtime::Runtime::new()?.block_on(appeal_triage::demo::run(
+                cfg,
+                *args,
+                appeal_triage::http::shutdown_signal(),
+                |info| println!("{info}"),
+            ))?;
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! A first look at the real model: a few appeals in four languages, embedded and
-//! compared, so a new user sees on their own machine that the model understands
-//! that "no heating" in Ukrainian and in Russian are the same complaint.
+//! `appeal-triage demo --embeddings`: a first look at the real model. A few
+//! appeals in four languages are embedded and compared, so a new user sees on
+//! their own machine that the model understands that "no heating" in Ukrainian
+//! and in Russian are the same complaint.
 
 use std::time::Instant;
 
