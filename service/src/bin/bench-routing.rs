@@ -1,0 +1,147 @@
+//! Latency of one routing decision, embedding excluded, over a large case memory.
+//!
+//! ```text
+//! bench-case-memory search --points 1000000            # builds target/bench-case-memory-1000000
+//! bench-routing --dir target/bench-case-memory-1000000 [--queries 500] [--model-dir DIR]
+//! ```
+//! Opens the synthetic index (20 tenants, 18 districts, 60 departments,
+//! clustered 384-d vectors) with a fresh record, refits one tenant's head and
+//! calibration (timed), then routes random appeal vectors of that tenant
+//! through `Engine::route_vector` — neighbours, same-district neighbours,
+//! duplicate window, evidence from the record, head, calibration, urgency and
+//! deadlines — and prints p50/p95/p99 and RSS. Build with `--release`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use appeal_triage::engine::{Engine, RoutingConfig};
+use appeal_triage::index::{EmbeddedIndex, VectorIndex};
+use appeal_triage::memory::CaseMemory;
+use appeal_triage::record::{Jurisdiction, Place, Record, Tenant};
+use triage_domain::RouteInput;
+use triage_models::{Embedder, EmbedderOptions};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn ms(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir = PathBuf::from(arg(&args, "--dir").context("--dir INDEX_DIR is required")?);
+    let queries: usize = arg(&args, "--queries").unwrap_or("500".into()).parse()?;
+    let model_dir = PathBuf::from(
+        arg(&args, "--model-dir").unwrap_or("data/models/multilingual-e5-small".into()),
+    );
+    let t = Instant::now();
+    let index: Arc<dyn VectorIndex> = Arc::new(EmbeddedIndex::open_existing(&dir)?);
+    let snapshot = index.snapshot().await?;
+    let open = t.elapsed();
+    let scratch = PathBuf::from("target/bench-routing-record");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)?;
+    }
+    std::fs::create_dir_all(&scratch)?;
+    let record = Record::open(&format!("sqlite:{}/record.db", scratch.display())).await?;
+    for i in 0..20 {
+        record
+            .upsert_tenant(&Tenant {
+                id: format!("t{i:02}"),
+                name: format!("tenant {i}"),
+                jurisdiction: Jurisdiction::Ru,
+                alpha: 0.1,
+                auto_threshold: 0.9,
+            })
+            .await?;
+    }
+    let embedder = Embedder::load(&model_dir, EmbedderOptions::default())?;
+    let memory = Arc::new(CaseMemory::new(record, index, Arc::new(embedder)));
+    let engine = Arc::new(Engine::with_memory(memory, RoutingConfig::default(), None));
+    let tenant = engine
+        .memory()
+        .record()
+        .tenant("t00")
+        .await?
+        .context("tenant")?;
+    let t = Instant::now();
+    let model = engine
+        .refit("t00")
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let refit = t.elapsed();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut times = Vec::with_capacity(queries);
+    for q in 0..queries + 20 {
+        let mut v: Vec<f32> = (0..384)
+            .map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .collect();
+        triage_models::l2_normalize(&mut v);
+        let input = RouteInput {
+            tenant: "t00".into(),
+            text: "На дороге яма, прошу отремонтировать".into(),
+            place: Place {
+                district: Some(format!("district-{}", q % 18)),
+                ..Place::default()
+            },
+            received_at: 1_640_000_000_000,
+            channel: None,
+            applicant_category: None,
+        };
+        let t = Instant::now();
+        let d = engine
+            .route_vector(&tenant, &input, &v, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if q >= 20 {
+            times.push(t.elapsed());
+        }
+        assert!(d.department.is_some());
+    }
+    times.sort();
+    println!(
+        "routing bench: {} points in the index, tenant t00 ({} confirmed cases fitted), {queries} decisions",
+        snapshot.points, model.fitted_on
+    );
+    println!("| step | value |");
+    println!("|---|---|");
+    println!("| open index | {:.2} s |", open.as_secs_f64());
+    println!(
+        "| refit head + calibration (t00) | {:.1} s |",
+        refit.as_secs_f64()
+    );
+    println!(
+        "| decision p50 (embedding excluded) | {:.2} ms |",
+        ms(&times, 0.5)
+    );
+    println!("| decision p95 | {:.2} ms |", ms(&times, 0.95));
+    println!("| decision p99 | {:.2} ms |", ms(&times, 0.99));
+    println!("| RSS | {:.0} MiB |", rss_mb());
+    Ok(())
+}
