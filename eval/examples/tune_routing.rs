@@ -1,0 +1,282 @@
+//! Tunes the routing signal weights on a validation slice of the training
+//! history (never on the test period), then reports the chosen weights.
+//!
+//! ```text
+//! cargo run --release -p triage-eval --example tune_routing -- DATA.csv TRAIN_UNTIL VALID_FROM [DATA_DIR]
+//! ```
+//! Imports the rows before TRAIN_UNTIL into a case memory in DATA_DIR (reused
+//! across runs), fits a head on the rows before VALID_FROM, and routes the rows
+//! in [VALID_FROM, TRAIN_UNTIL) with neighbours restricted to cases received
+//! before VALID_FROM: the same information the engine has online. Prints top-1
+//! and top-3 for a grid of weights.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use appeal_triage::config::ModelConfig;
+use appeal_triage::engine::{Engine, EngineConfig, RoutingConfig};
+use appeal_triage::index::config::IndexConfig;
+use appeal_triage::index::CaseFilter;
+use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Place, Tenant};
+use clap::Parser;
+use triage_domain::routing::{
+    AreaStats, HeadFitOptions, Neighbour, RoutingParams, ScoreInput, Scorer, SoftmaxHead,
+};
+use triage_eval::input::{read_appeals, ColumnMap};
+use triage_eval::timeparse::parse_timestamp_ms;
+use triage_models::Role;
+
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    model: ModelConfig,
+    #[command(flatten)]
+    index: IndexConfig,
+    #[command(flatten)]
+    routing: RoutingConfig,
+}
+
+struct Case {
+    label: String,
+    district: Option<String>,
+    global: Vec<Neighbour>,
+    local: Vec<Neighbour>,
+    vector: Vec<f32>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let data = PathBuf::from(&args[1]);
+    let until = parse_timestamp_ms(&args[2]).context("TRAIN_UNTIL")?;
+    let valid_from = parse_timestamp_ms(&args[3]).context("VALID_FROM")?;
+    let dir = args.get(4).cloned().unwrap_or("/tmp/tune-routing".into());
+    let rows = read_appeals(&data, None, &ColumnMap::default())?;
+    let train: Vec<_> = rows.into_iter().filter(|r| r.created_at < until).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let flags = Flags::try_parse_from(["tune", "--data-dir", &dir])?;
+    let cfg = EngineConfig {
+        model: flags.model,
+        index: flags.index,
+        database_url: None,
+        routing: flags.routing,
+    };
+    let engine: Arc<Engine> = rt
+        .block_on(Engine::open(&cfg))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let memory = engine.memory().clone();
+    let t0 = std::time::Instant::now();
+    rt.block_on(async {
+        memory
+            .record()
+            .upsert_tenant(&Tenant {
+                id: "tune".into(),
+                name: "tune".into(),
+                jurisdiction: Jurisdiction::Ru,
+                alpha: 0.1,
+                auto_threshold: 0.9,
+            })
+            .await?;
+        let have = memory.record().count_appeals("tune").await? as usize;
+        if have < train.len() {
+            for (i, chunk) in train.chunks(512).enumerate() {
+                for a in chunk {
+                    let data = AppealData {
+                        tenant_id: "tune".into(),
+                        external_id: Some(a.id.clone()),
+                        text: a.text.clone(),
+                        redacted_text: triage_domain::pii::redact(&a.text).text,
+                        language: None,
+                        place: Place {
+                            district: a.district.clone(),
+                            municipality: a.municipality.clone(),
+                            lat: a.lat,
+                            lon: a.lon,
+                            address: None,
+                        },
+                        channel: None,
+                        applicant_category: None,
+                        received_at: a.created_at,
+                        status: AppealStatus::Imported,
+                        department: Some(a.label.clone()),
+                    };
+                    memory.record().insert_appeal(&data, "tune").await?;
+                }
+                memory.drain_outbox(&HashMap::new()).await?;
+                eprintln!(
+                    "imported {} rows, {:.0} s",
+                    (i + 1) * 512,
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            memory.index().optimize().await?;
+            memory.index().flush().await?;
+        }
+        anyhow::Ok(())
+    })?;
+    eprintln!("import ready after {:.0} s", t0.elapsed().as_secs_f64());
+
+    // Head and areas on the cases before the validation period.
+    let mut points = Vec::new();
+    let mut offset = None;
+    loop {
+        let page = rt.block_on(
+            memory
+                .index()
+                .scroll(CaseFilter::tenant("tune"), offset, 4096),
+        )?;
+        points.extend(page.points);
+        match page.next_offset {
+            Some(o) => offset = Some(o),
+            None => break,
+        }
+    }
+    let before: Vec<_> = points
+        .iter()
+        .filter(|p| p.payload.received_at < valid_from)
+        .collect();
+    let mut classes: Vec<String> = before
+        .iter()
+        .filter_map(|p| p.payload.department.clone())
+        .collect();
+    classes.sort();
+    classes.dedup();
+    let idx: HashMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let xs: Vec<&[f32]> = before.iter().map(|p| p.vector.as_slice()).collect();
+    let ys: Vec<usize> = before
+        .iter()
+        .map(|p| idx[p.payload.department.as_deref().unwrap()])
+        .collect();
+    let t1 = std::time::Instant::now();
+    let head = SoftmaxHead::fit(&xs, &ys, classes.clone(), &HeadFitOptions::default()).unwrap();
+    eprintln!(
+        "head fitted on {} cases in {:.1} s",
+        xs.len(),
+        t1.elapsed().as_secs_f64()
+    );
+    let mut areas = AreaStats::new();
+    for p in &before {
+        areas.add(
+            p.payload.department.as_deref().unwrap(),
+            p.payload.district.as_deref(),
+        );
+    }
+    let valid: Vec<_> = train
+        .iter()
+        .filter(|r| r.created_at >= valid_from)
+        .collect();
+    let stride: usize = std::env::var("TUNE_STRIDE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let valid: Vec<_> = valid.into_iter().step_by(stride).collect();
+    let texts: Vec<String> = valid
+        .iter()
+        .map(|a| triage_domain::pii::redact(&a.text).text)
+        .collect();
+    let vectors = rt.block_on(memory.embed(texts, Role::Query))?;
+    let k = 60;
+    let mut cases = Vec::new();
+    for (a, v) in valid.iter().zip(vectors) {
+        let search = |district: Option<String>| {
+            let filter = CaseFilter {
+                statuses: vec!["imported".into()],
+                district,
+                received_before: Some(valid_from),
+                ..CaseFilter::tenant("tune")
+            };
+            rt.block_on(memory.search(&v, filter, k)).map(|hits| {
+                hits.into_iter()
+                    .map(|h| Neighbour {
+                        id: h.id as i64,
+                        department: h.payload.department.unwrap_or_default(),
+                        district: h.payload.district,
+                        similarity: h.score,
+                        received_at: h.payload.received_at,
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let global = search(None)?;
+        let local = match &a.district {
+            Some(d) => search(Some(d.clone()))?,
+            None => Vec::new(),
+        };
+        cases.push(Case {
+            label: a.label.clone(),
+            district: a.district.clone(),
+            global,
+            local,
+            vector: v,
+        });
+    }
+    eprintln!("{} validation appeals prepared", cases.len());
+    let eval = |p: &RoutingParams| {
+        let scorer = Scorer::new(p.clone());
+        let (mut top1, mut top3) = (0usize, 0usize);
+        for c in &cases {
+            let g: Vec<Neighbour> = c.global.iter().take(p.knn_k).cloned().collect();
+            let l: Vec<Neighbour> = c.local.iter().take(p.knn_k).cloned().collect();
+            let s = scorer.score(&ScoreInput {
+                neighbours: &g,
+                local_neighbours: &l,
+                head: Some((&head, &c.vector)),
+                district: c.district.as_deref(),
+                departments: &[],
+                areas: &areas,
+                confirmed_total: before.len() as u64,
+            });
+            let mut order: Vec<usize> = (0..s.scores.len()).collect();
+            order.sort_by(|&a, &b| s.scores[b].total_cmp(&s.scores[a]));
+            if order.first().map(|&i| &s.candidates[i]) == Some(&c.label) {
+                top1 += 1;
+            }
+            if order.iter().take(3).any(|&i| s.candidates[i] == c.label) {
+                top3 += 1;
+            }
+        }
+        (
+            top1 as f64 / cases.len() as f64,
+            top3 as f64 / cases.len() as f64,
+        )
+    };
+    let base = RoutingParams::default();
+    println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\ttop1\ttop3");
+    let mut best = (0.0, base.clone());
+    for knn_k in [20, 40, 60] {
+        for temp in [0.01, 0.02, 0.04] {
+            for w_knn in [0.0, 0.5, 1.0] {
+                for w_local in [0.0, 0.5, 1.0] {
+                    for w_head in [0.0, 0.5, 1.0, 1.5] {
+                        for w_place in [0.5, 1.0, 1.5] {
+                            let p = RoutingParams {
+                                knn_k,
+                                knn_temperature: temp,
+                                w_knn,
+                                w_local,
+                                w_head,
+                                w_place,
+                                ..base.clone()
+                            };
+                            let (t1, t3) = eval(&p);
+                            println!("{knn_k}\t{temp}\t{w_knn}\t{w_local}\t{w_head}\t{w_place}\t{t1:.4}\t{t3:.4}");
+                            if t1 > best.0 {
+                                best = (t1, p);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!("best top1 {:.4}: {:?}", best.0, best.1);
+    Ok(())
+}
