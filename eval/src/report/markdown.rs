@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{pct, Report};
+use crate::metrics::breakdown::Group;
 
 /// Renders the report as Markdown.
 pub fn render(r: &Report) -> String {
@@ -76,36 +77,9 @@ pub fn render(r: &Report) -> String {
                 .map_or("unreachable".to_string(), |t| format!("{t:.4}")),
             pct(Some(cp.coverage_at_target))
         );
-        let _ = writeln!(
-            s,
-            "| language | n | top1 | top3 | auto_share |\n|---|---:|---:|---:|---:|"
-        );
-        for g in &m.by_language {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} |",
-                g.key,
-                g.n,
-                pct(Some(g.top1)),
-                pct(Some(g.top3)),
-                pct(Some(g.auto_share))
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\n| district | n | top1 | top3 | auto_share |\n|---|---:|---:|---:|---:|"
-        );
-        for g in &m.by_district {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} |",
-                g.key,
-                g.n,
-                pct(Some(g.top1)),
-                pct(Some(g.top3)),
-                pct(Some(g.auto_share))
-            );
-        }
+        group_table(&mut s, "language", &m.by_language);
+        s.push('\n');
+        group_table(&mut s, "district", &m.by_district);
         let _ = writeln!(s, "\n| department | support | predicted | precision | recall | f1 |\n|---|---:|---:|---:|---:|---:|");
         for d in &m.per_department {
             let _ = writeln!(
@@ -121,4 +95,23 @@ pub fn render(r: &Report) -> String {
         }
     }
     s
+}
+
+/// A breakdown (per language, per district) as a table.
+fn group_table(s: &mut String, key: &str, groups: &[Group]) {
+    let _ = writeln!(
+        s,
+        "| {key} | n | top1 | top3 | auto_share |\n|---|---:|---:|---:|---:|"
+    );
+    for g in groups {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            g.key,
+            g.n,
+            pct(Some(g.top1)),
+            pct(Some(g.top3)),
+            pct(Some(g.auto_share))
+        );
+    }
 }
