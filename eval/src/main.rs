@@ -22,7 +22,11 @@ use cli::{Cli, Command, CompareArgs, RunArgs};
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // qdrant-edge 0.9.0 keeps its feature-flag initialiser private and
+            // warns "Feature flags not initialized!" on every segment operation
+            // (the defaults are what we want): silence that one target.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,qdrant_edge::common::flags=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -85,7 +85,11 @@ enum ModelAction {
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            // qdrant-edge 0.9.0 keeps its feature-flag initialiser private and
+            // warns "Feature flags not initialized!" on every segment operation
+            // (the defaults are what we want): silence that one target.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,qdrant_edge::common::flags=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -138,11 +142,6 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::json!({ "text": text, "vector": v }));
             }
         }
-        Command::Import(args) => history_cli::runtime()?.block_on(history_cli::import(cfg, args))?,
-        Command::Reindex(args) => history_cli::runtime()?.block_on(history_cli::reindex(cfg, args))?,
-        Command::Backup(args) => history_cli::runtime()?.block_on(history_cli::backup(cfg, args))?,
-        Command::Restore(args) => history_cli::runtime()?.block_on(history_cli::restore(cfg, args))?,
-        Command::Migrate(args) => migrate_cli::run(cfg, args)?,
         Command::Serve(args) => {
             tokio::runtime::Runtime::new()?.block_on(appeal_triage::serve::serve(cfg, *args))?;
         }
@@ -160,6 +159,19 @@ fn main() -> anyhow::Result<()> {
                     .block_on(appeal_triage::serve::tenants(cfg, action))?
             );
         }
+        Command::Import(args) => {
+            history_cli::runtime()?.block_on(history_cli::import(cfg, args))?
+        }
+        Command::Reindex(args) => {
+            history_cli::runtime()?.block_on(history_cli::reindex(cfg, args))?
+        }
+        Command::Backup(args) => {
+            history_cli::runtime()?.block_on(history_cli::backup(cfg, args))?
+        }
+        Command::Restore(args) => {
+            history_cli::runtime()?.block_on(history_cli::restore(cfg, args))?
+        }
+        Command::Migrate(args) => migrate_cli::run(cfg, args)?,
         Command::Demo(args) if args.embeddings => {
             let e = load()?;
             print!("{}", appeal_triage::demo::embeddings::run(&e)?);

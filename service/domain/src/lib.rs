@@ -5,10 +5,10 @@
 //! leaves the system of record. It knows nothing of HTTP, SQL or Qdrant; the
 //! service crate feeds it neighbours and history and stores what it returns.
 
-pub mod place;
 pub mod deadlines;
 pub mod language;
 pub mod pii;
+pub mod place;
 pub mod routing;
 pub mod urgency;
 

@@ -53,4 +53,3 @@ pub struct Place {
     /// Free-form address.
     pub address: Option<String>,
 }
-

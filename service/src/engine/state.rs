@@ -159,7 +159,9 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
     if let Some((version, body)) = memory.record().latest_routing_model(tenant).await? {
         match TenantModel::from_json(&body) {
             Ok(m) => *state.model.write().expect("fresh lock") = Arc::new(m),
-            Err(e) => tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit"),
+            Err(e) => {
+                tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit")
+            }
         }
     }
     Ok(state)
