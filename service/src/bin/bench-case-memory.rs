@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use appeal_triage::datadir::DataDir;
@@ -30,28 +30,9 @@ const TENANTS: usize = 20;
 const DISTRICTS: usize = 18;
 const STATUSES: [&str; 3] = ["imported", "decided", "needs_review"];
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
+#[path = "../bench_support.rs"]
+mod bench_support;
+use bench_support::{arg, percentile, rss_mb};
 
 /// xorshift64*: deterministic and dependency-free.
 struct Rng(u64);

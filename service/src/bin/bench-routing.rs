@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use appeal_triage::engine::{Engine, RoutingConfig};
@@ -23,28 +23,9 @@ use appeal_triage::record::{Jurisdiction, Place, Record, Tenant};
 use triage_domain::RouteInput;
 use triage_models::{Embedder, EmbedderOptions};
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn ms(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
+#[path = "../bench_support.rs"]
+mod bench_support;
+use bench_support::{arg, percentile, rss_mb};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -138,10 +119,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "| decision p50 (embedding excluded) | {:.2} ms |",
-        ms(&times, 0.5)
+        percentile(&times, 0.5)
     );
-    println!("| decision p95 | {:.2} ms |", ms(&times, 0.95));
-    println!("| decision p99 | {:.2} ms |", ms(&times, 0.99));
+    println!("| decision p95 | {:.2} ms |", percentile(&times, 0.95));
+    println!("| decision p99 | {:.2} ms |", percentile(&times, 0.99));
     println!("| RSS | {:.0} MiB |", rss_mb());
     Ok(())
 }
