@@ -144,13 +144,7 @@ impl TfidfLogReg {
         }
     }
 
-    fn train(
-        &self,
-        design: &Design,
-        c: f64,
-        warm: Option<Vec<f64>>,
-        stage: &str,
-    ) -> (logreg::Model, f64) {
+    fn train(&self, design: &Design, c: f64, stage: &str) -> (logreg::Model, f64) {
         let started = Instant::now();
         let bar = progress::spinner(&format!("{} {stage} C={c}", self.name()));
         let cfg = logreg::Config {
@@ -163,7 +157,7 @@ impl TfidfLogReg {
             &design.targets,
             design.classes.len(),
             &cfg,
-            warm,
+            None,
             &|it, f, g| {
                 bar.set_message(format!(
                     "{} {stage} C={c}: iteration {it}, objective {f:.5}, max|grad| {g:.1e}",
@@ -194,9 +188,11 @@ impl Router for TfidfLogReg {
         let design = Design::build(sub, self.cfg.min_df, self.with_district);
         let mut grid = Vec::new();
         let mut best: Option<(f64, f64, Vec<Scored>)> = None;
-        let mut warm = None;
         for &c in &self.cfg.c_grid {
-            let (model, secs) = self.train(&design, c, warm.take(), "validation fit");
+            // Cold start for every C: from the previous C's optimum the gradient is
+            // already below the tolerance (the penalty changes by ~1e-5), so a warm
+            // start would stop at once and every C would score the same.
+            let (model, secs) = self.train(&design, c, "validation fit");
             let scored: Vec<Scored> = val
                 .iter()
                 .map(|r| Scored {
@@ -213,14 +209,13 @@ impl Router for TfidfLogReg {
             if best.as_ref().is_none_or(|b| top1 > b.1) {
                 best = Some((c, top1, scored));
             }
-            warm = Some(model.theta);
         }
         let (c, val_top1, scored) = best.ok_or_else(|| anyhow::anyhow!("empty C grid"))?;
         let threshold = calibrate::auto_threshold(&scored, self.cfg.target_precision);
         let qhat = calibrate::conformal_qhat(&scored, self.cfg.conformal_alpha);
         drop(design);
         let design = Design::build(&train, self.cfg.min_df, self.with_district);
-        let (model, secs) = self.train(&design, c, None, "final fit");
+        let (model, secs) = self.train(&design, c, "final fit");
         let (n_words, n_chars) = design.tfidf.vocabulary_sizes();
         self.info = json!({
             "kind": "tfidf_logreg",
