@@ -43,7 +43,7 @@ struct Case {
     district: Option<String>,
     global: Vec<Neighbour>,
     local: Vec<Neighbour>,
-    vector: Vec<f32>,
+    input: Vec<f32>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -156,7 +156,13 @@ fn main() -> anyhow::Result<()> {
         .map(|p| idx[p.payload.department.as_deref().unwrap()])
         .collect();
     let t1 = std::time::Instant::now();
-    let head = SoftmaxHead::fit(&xs, &ys, classes.clone(), &HeadFitOptions::default()).unwrap();
+    let ds: Vec<Option<&str>> = before
+        .iter()
+        .map(|p| p.payload.district.as_deref())
+        .collect();
+    let head =
+        SoftmaxHead::fit_with_districts(&xs, &ds, &ys, classes.clone(), &HeadFitOptions::default())
+            .unwrap();
     eprintln!(
         "head fitted on {} cases in {:.1} s",
         xs.len(),
@@ -210,12 +216,13 @@ fn main() -> anyhow::Result<()> {
             Some(d) => search(Some(d.clone()))?,
             None => Vec::new(),
         };
+        let input = head.input(&v, a.district.as_deref());
         cases.push(Case {
             label: a.label.clone(),
             district: a.district.clone(),
             global,
             local,
-            vector: v,
+            input,
         });
     }
     eprintln!("{} validation appeals prepared", cases.len());
@@ -228,7 +235,7 @@ fn main() -> anyhow::Result<()> {
             let s = scorer.score(&ScoreInput {
                 neighbours: &g,
                 local_neighbours: &l,
-                head: Some((&head, &c.vector)),
+                head: Some((&head, &c.input)),
                 district: c.district.as_deref(),
                 departments: &[],
                 areas: &areas,
@@ -251,12 +258,27 @@ fn main() -> anyhow::Result<()> {
     let base = RoutingParams::default();
     println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\ttop1\ttop3");
     let mut best = (0.0, base.clone());
-    for knn_k in [20, 40, 60] {
-        for temp in [0.01, 0.02, 0.04] {
-            for w_knn in [0.0, 0.5, 1.0] {
-                for w_local in [0.0, 0.5, 1.0] {
-                    for w_head in [0.0, 0.5, 1.0, 1.5] {
-                        for w_place in [0.5, 1.0, 1.5] {
+    let small = std::env::var("TUNE_GRID").is_ok_and(|g| g == "small");
+    let ks: &[usize] = if small { &[40] } else { &[20, 40, 60] };
+    let temps: &[f64] = if small { &[0.02] } else { &[0.01, 0.02, 0.04] };
+    let wk: &[f64] = if small { &[0.5] } else { &[0.0, 0.5, 1.0] };
+    let wl: &[f64] = if small { &[0.5, 1.0] } else { &[0.0, 0.5, 1.0] };
+    let wh: &[f64] = if small {
+        &[0.5, 1.0, 1.5, 2.0]
+    } else {
+        &[0.0, 0.5, 1.0, 1.5]
+    };
+    let wp: &[f64] = if small {
+        &[0.5, 1.0, 1.5, 2.0]
+    } else {
+        &[0.5, 1.0, 1.5]
+    };
+    for &knn_k in ks {
+        for &temp in temps {
+            for &w_knn in wk {
+                for &w_local in wl {
+                    for &w_head in wh {
+                        for &w_place in wp {
                             let p = RoutingParams {
                                 knn_k,
                                 knn_temperature: temp,

@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Only the baselines (development; the engine is skipped and `engine` is null).
     #[arg(long)]
     pub baselines_only: bool,
+    /// Only the engine (development; `baselines` is empty): the baselines' fits
+    /// take longer than the engine's whole replay.
+    #[arg(long, conflicts_with = "baselines_only")]
+    pub engine_only: bool,
     /// Replay supervisor feedback (true label) after each prediction, in time order.
     #[arg(long)]
     pub feedback: bool,

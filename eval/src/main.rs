@@ -117,7 +117,9 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         };
         routers.push(engine_router(&opts).context("engine")?);
     }
-    routers.extend(baselines::all(&cfg));
+    if !args.engine_only {
+        routers.extend(baselines::all(&cfg));
+    }
     let mut runs: Vec<RouterRun> = Vec::new();
     for r in &mut routers {
         runs.push(runner::evaluate(r.as_mut(), &folds, args.feedback)?);

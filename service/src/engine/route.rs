@@ -50,13 +50,17 @@ impl Engine {
         let areas = state.areas.read().map(|a| a.clone()).unwrap_or_default();
         let language = triage_domain::language::detect(&input.text);
         let contentless = !has_content(&input.text);
+        let head_input = model
+            .head
+            .as_deref()
+            .map(|h| (h, h.input(vector, input.place.district.as_deref())));
         let scored = if contentless {
             Scored::default()
         } else {
             self.scorer.score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
-                head: model.head.as_deref().map(|h| (h, vector)),
+                head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
                 district: input.place.district.as_deref(),
                 departments: &infos,
                 areas: &areas,

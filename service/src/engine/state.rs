@@ -192,14 +192,22 @@ pub fn fit_head(cases: &[CasePoint]) -> Option<SoftmaxHead> {
         .map(|(i, c)| (c.as_str(), i))
         .collect();
     let mut xs = Vec::with_capacity(cases.len());
+    let mut districts = Vec::with_capacity(cases.len());
     let mut ys = Vec::with_capacity(cases.len());
     for c in cases {
         if let Some(d) = &c.payload.department {
             xs.push(c.vector.as_slice());
+            districts.push(c.payload.district.as_deref());
             ys.push(index[d.as_str()]);
         }
     }
-    SoftmaxHead::fit(&xs, &ys, classes.clone(), &HeadFitOptions::default())
+    SoftmaxHead::fit_with_districts(
+        &xs,
+        &districts,
+        &ys,
+        classes.clone(),
+        &HeadFitOptions::default(),
+    )
 }
 
 /// The `k` nearest confirmed cases of a tenant, optionally only from one
@@ -261,10 +269,11 @@ pub async fn calibration_cases(
             Some(d) => neighbours(memory, tenant, &case.vector, Some(d), at, own, k).await?,
             None => Vec::new(),
         };
+        let head_input = head.map(|h| (h, h.input(&case.vector, district)));
         let input = ScoreInput {
             neighbours: &global,
             local_neighbours: &local,
-            head: head.map(|h| (h, case.vector.as_slice())),
+            head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
             district: case.payload.district.as_deref(),
             departments: &[],
             areas,

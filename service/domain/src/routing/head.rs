@@ -39,6 +39,11 @@ impl Default for HeadFitOptions {
 pub struct SoftmaxHead {
     /// Class labels (department codes), in weight-row order.
     pub classes: Vec<String>,
+    /// Districts one-hot encoded after the embedding (empty: embedding only).
+    /// Text and district are learned jointly, as a data scientist's first
+    /// linear model would; the place signal then adds what is not linear.
+    #[serde(default)]
+    pub districts: Vec<String>,
     dim: usize,
     mean: Vec<f32>,
     inv_std: Vec<f32>,
@@ -84,6 +89,7 @@ impl SoftmaxHead {
             .collect();
         let mut head = Self {
             classes,
+            districts: Vec::new(),
             dim,
             mean,
             inv_std,
@@ -93,6 +99,48 @@ impl SoftmaxHead {
         let z: Vec<Vec<f32>> = xs.iter().map(|x| head.standardise(x)).collect();
         head.train(&z, ys, opts);
         Some(head)
+    }
+
+    /// Fits on embeddings plus one-hot districts (the district vocabulary is
+    /// the districts seen in `districts`, sorted).
+    pub fn fit_with_districts(
+        embeddings: &[&[f32]],
+        districts: &[Option<&str>],
+        ys: &[usize],
+        classes: Vec<String>,
+        opts: &HeadFitOptions,
+    ) -> Option<Self> {
+        let mut vocab: Vec<String> = districts.iter().flatten().map(|d| d.to_string()).collect();
+        vocab.sort();
+        vocab.dedup();
+        let probe = Self {
+            classes: Vec::new(),
+            districts: vocab,
+            dim: 0,
+            mean: Vec::new(),
+            inv_std: Vec::new(),
+            weights: Vec::new(),
+            bias: Vec::new(),
+        };
+        let xs: Vec<Vec<f32>> = embeddings
+            .iter()
+            .zip(districts)
+            .map(|(e, d)| probe.input(e, *d))
+            .collect();
+        let refs: Vec<&[f32]> = xs.iter().map(Vec::as_slice).collect();
+        let mut head = Self::fit(&refs, ys, classes, opts)?;
+        head.districts = probe.districts;
+        Some(head)
+    }
+
+    /// The head's input for an embedding and a district: the embedding, then
+    /// the district one-hot (all zero for an unknown or missing district).
+    pub fn input(&self, embedding: &[f32], district: Option<&str>) -> Vec<f32> {
+        let mut x = Vec::with_capacity(embedding.len() + self.districts.len());
+        x.extend_from_slice(embedding);
+        let at = district.and_then(|d| self.districts.binary_search_by(|v| v.as_str().cmp(d)).ok());
+        x.extend((0..self.districts.len()).map(|i| if Some(i) == at { 1.0 } else { 0.0 }));
+        x
     }
 
     /// Input width.
