@@ -59,7 +59,12 @@ async fn history(engine: &Engine, tenant: &str, cases: &[(&str, &str, &str)]) {
             status: AppealStatus::Imported,
             department: Some(dept.to_string()),
         };
-        engine.memory().record().insert_appeal(&data, "test").await.unwrap();
+        engine
+            .memory()
+            .record()
+            .insert_appeal(&data, "test")
+            .await
+            .unwrap();
     }
     engine
         .memory()
@@ -126,7 +131,13 @@ async fn a_correction_counts_for_the_very_next_similar_appeal() {
     // The supervisor routes it to a department the history has never seen.
     department(&engine, "city", "cleaning", "").await;
     let view = engine
-        .decide("city", first.appeal_id, "cleaning", Some("graffiti is ours"), "supervisor")
+        .decide(
+            "city",
+            first.appeal_id,
+            "cleaning",
+            Some("graffiti is ours"),
+            "supervisor",
+        )
         .await
         .unwrap();
     assert_eq!(view.appeal.data.status, AppealStatus::Decided);
@@ -135,19 +146,33 @@ async fn a_correction_counts_for_the_very_next_similar_appeal() {
     let next = engine
         .submit(
             "city",
-            appeal("graffiti sprayed over the bus stop shelter on Shevchenka street!", "North"),
+            appeal(
+                "graffiti sprayed over the bus stop shelter on Shevchenka street!",
+                "North",
+            ),
             "portal",
         )
         .await
         .unwrap();
-    assert_eq!(next.decision.department.as_deref(), Some("cleaning"), "{:?}", next.decision);
+    assert_eq!(
+        next.decision.department.as_deref(),
+        Some("cleaning"),
+        "{:?}",
+        next.decision
+    );
     assert_eq!(next.decision.evidence.cases[0].id, first.appeal_id);
     assert_eq!(next.decision.duplicate_of, Some(first.appeal_id));
-    assert!(next.decision.prediction_set.contains(&"cleaning".to_string()));
+    assert!(next
+        .decision
+        .prediction_set
+        .contains(&"cleaning".to_string()));
     // History records the suggestion and the override with who and why.
     let trail = engine.history("city", first.appeal_id).await.unwrap();
     let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["appeal.created", "appeal.suggested", "appeal.override"]);
+    assert_eq!(
+        actions,
+        ["appeal.created", "appeal.suggested", "appeal.override"]
+    );
     assert_eq!(trail[2].actor, "supervisor");
 }
 
@@ -156,16 +181,34 @@ async fn cold_start_routes_by_descriptions_then_history_takes_over() {
     let dir = tempfile::tempdir().unwrap();
     let engine = tiny_engine(dir.path()).await;
     tenant(&engine, "new").await;
-    department(&engine, "new", "roads", "Road repair: potholes, asphalt, road surface").await;
-    department(&engine, "new", "water", "Water supply: pipes, leaks, water pressure").await;
+    department(
+        &engine,
+        "new",
+        "roads",
+        "Road repair: potholes, asphalt, road surface",
+    )
+    .await;
+    department(
+        &engine,
+        "new",
+        "water",
+        "Water supply: pipes, leaks, water pressure",
+    )
+    .await;
     let d = engine
-        .preview("new", &appeal("Road repair: potholes, asphalt, road surface", "X"))
+        .preview(
+            "new",
+            &appeal("Road repair: potholes, asphalt, road surface", "X"),
+        )
         .await
         .unwrap();
     assert_eq!(d.department.as_deref(), Some("roads"), "{d:?}");
     assert!(d.evidence.signals.iter().any(|s| s.name == "descriptions"));
     let d = engine
-        .preview("new", &appeal("Water supply: pipes, leaks, water pressure", "X"))
+        .preview(
+            "new",
+            &appeal("Water supply: pipes, leaks, water pressure", "X"),
+        )
         .await
         .unwrap();
     assert_eq!(d.department.as_deref(), Some("water"), "{d:?}");
@@ -181,7 +224,11 @@ async fn cold_start_routes_by_descriptions_then_history_takes_over() {
     history(&engine, "new", &cases).await;
     let d = engine.preview("new", &appeal(WATER[1], "X")).await.unwrap();
     assert_eq!(d.department.as_deref(), Some("water"), "{d:?}");
-    assert!(d.evidence.signals.iter().any(|s| s.name == "text_neighbours"));
+    assert!(d
+        .evidence
+        .signals
+        .iter()
+        .any(|s| s.name == "text_neighbours"));
     assert_eq!(d.evidence.cases.len(), 5);
 }
 
@@ -201,23 +248,48 @@ async fn submissions_are_idempotent_and_bad_requests_change_nothing() {
     assert_eq!(first.decision.language, "en");
     assert!(first.decision.model.fingerprint.len() == 64);
 
-    let before = engine.memory().record().count_appeals("city").await.unwrap();
-    let empty = engine.submit("city", appeal("   ", "North"), "portal").await;
-    assert!(matches!(empty, Err(EngineError::InvalidInput(_))), "{empty:?}");
-    let nul = engine.submit("city", appeal("a\0b", "North"), "portal").await;
+    let before = engine
+        .memory()
+        .record()
+        .count_appeals("city")
+        .await
+        .unwrap();
+    let empty = engine
+        .submit("city", appeal("   ", "North"), "portal")
+        .await;
+    assert!(
+        matches!(empty, Err(EngineError::InvalidInput(_))),
+        "{empty:?}"
+    );
+    let nul = engine
+        .submit("city", appeal("a\0b", "North"), "portal")
+        .await;
     assert!(matches!(nul, Err(EngineError::InvalidInput(_))));
     let huge = engine
         .submit("city", appeal(&"x".repeat(70_000), "North"), "portal")
         .await;
     assert!(matches!(huge, Err(EngineError::InvalidInput(_))));
-    let nobody = engine.submit("nobody", appeal("text", "North"), "portal").await;
+    let nobody = engine
+        .submit("nobody", appeal("text", "North"), "portal")
+        .await;
     assert!(matches!(nobody, Err(EngineError::UnknownTenant(_))));
-    assert_eq!(engine.memory().record().count_appeals("city").await.unwrap(), before);
+    assert_eq!(
+        engine
+            .memory()
+            .record()
+            .count_appeals("city")
+            .await
+            .unwrap(),
+        before
+    );
 
     let unknown = engine
         .decide("city", first.appeal_id, "no-such-dept", None, "sup")
         .await;
-    assert!(matches!(unknown, Err(EngineError::UnknownDepartment(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(EngineError::UnknownDepartment(_))),
+        "{unknown:?}"
+    );
     let reason = engine.reroute("city", first.appeal_id, " ", "dept").await;
     assert!(matches!(reason, Err(EngineError::InvalidInput(_))));
     let missing = engine.decide("city", 999_999, "roads", None, "sup").await;
@@ -225,9 +297,18 @@ async fn submissions_are_idempotent_and_bad_requests_change_nothing() {
 
     // Another tenant cannot see or touch the appeal.
     tenant(&engine, "other").await;
-    assert!(engine.appeal("other", first.appeal_id).await.unwrap().is_none());
-    let cross = engine.decide("other", first.appeal_id, "roads", None, "sup").await;
-    assert!(matches!(cross, Err(EngineError::UnknownAppeal(_))), "{cross:?}");
+    assert!(engine
+        .appeal("other", first.appeal_id)
+        .await
+        .unwrap()
+        .is_none());
+    let cross = engine
+        .decide("other", first.appeal_id, "roads", None, "sup")
+        .await;
+    assert!(
+        matches!(cross, Err(EngineError::UnknownAppeal(_))),
+        "{cross:?}"
+    );
 
     // A reroute sends it back to review with the reason on record.
     let view = engine
@@ -235,7 +316,10 @@ async fn submissions_are_idempotent_and_bad_requests_change_nothing() {
         .await
         .unwrap();
     assert_eq!(view.appeal.data.status, AppealStatus::Rerouted);
-    assert_eq!(view.decisions.last().unwrap().reason.as_deref(), Some("not our competence"));
+    assert_eq!(
+        view.decisions.last().unwrap().reason.as_deref(),
+        Some("not our competence")
+    );
     assert!(matches!(
         first.decision.decision,
         Outcome::AutoRouted | Outcome::NeedsReview
@@ -251,7 +335,15 @@ async fn refit_fits_a_head_and_calibration_and_records_it() {
     for round in 0..12 {
         for (i, t) in ROADS.iter().enumerate() {
             let district = if i % 2 == 0 { "North" } else { "South" };
-            cases.push((*t, if district == "North" { "roads-north" } else { "roads-south" }, district));
+            cases.push((
+                *t,
+                if district == "North" {
+                    "roads-north"
+                } else {
+                    "roads-south"
+                },
+                district,
+            ));
         }
         for t in WATER {
             cases.push((t, "water", if round % 2 == 0 { "North" } else { "South" }));
@@ -264,7 +356,10 @@ async fn refit_fits_a_head_and_calibration_and_records_it() {
     assert!(model.head.is_some());
     assert!(model.calibration.temperature > 0.0);
     // The district decides between the two road agencies.
-    let d = engine.preview("city", &appeal(ROADS[0], "South")).await.unwrap();
+    let d = engine
+        .preview("city", &appeal(ROADS[0], "South"))
+        .await
+        .unwrap();
     assert_eq!(d.department.as_deref(), Some("roads-south"), "{d:?}");
     assert_eq!(d.model.head_version, 1);
     let p: f64 = d.alternatives.iter().map(|a| a.probability).sum();
@@ -274,14 +369,21 @@ async fn refit_fits_a_head_and_calibration_and_records_it() {
     let engine = tiny_engine(dir.path()).await;
     let state = engine.state("city").await.unwrap();
     assert_eq!(state.model().version, 1);
-    assert_eq!(state.confirmed.load(std::sync::atomic::Ordering::Relaxed), 120);
-    let again = engine.preview("city", &appeal(ROADS[0], "South")).await.unwrap();
-    assert_eq!(again.department, d.department);
-    assert!((again.confidence - d.confidence).abs() < 1e-9);
-    let trail: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'model.refit'")
-        .fetch_one(engine.memory().record().pool())
+    assert_eq!(
+        state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
+        120
+    );
+    let again = engine
+        .preview("city", &appeal(ROADS[0], "South"))
         .await
         .unwrap();
+    assert_eq!(again.department, d.department);
+    assert!((again.confidence - d.confidence).abs() < 1e-9);
+    let trail: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'model.refit'")
+            .fetch_one(engine.memory().record().pool())
+            .await
+            .unwrap();
     assert_eq!(trail, 1);
 }
 
@@ -300,9 +402,17 @@ async fn decisions_carry_deadlines_urgency_language_and_masked_evidence() {
     let s = engine.submit("city", a, "portal").await.unwrap();
     let d = &s.decision;
     assert_eq!(d.language, "uk");
-    assert_eq!(d.urgency.level, triage_domain::UrgencyLevel::Critical, "{:?}", d.urgency);
+    assert_eq!(
+        d.urgency.level,
+        triage_domain::UrgencyLevel::Critical,
+        "{:?}",
+        d.urgency
+    );
     assert!(!d.deadlines.is_empty());
-    assert!(d.deadlines.iter().all(|x| x.due.as_str() > "2026-03-02" && !x.citation.is_empty()));
+    assert!(d
+        .deadlines
+        .iter()
+        .all(|x| x.due.as_str() > "2026-03-02" && !x.citation.is_empty()));
     let stored = engine.appeal("city", s.appeal_id).await.unwrap().unwrap();
     assert!(stored.appeal.data.text.contains("+380 50 123 45 67"));
     assert!(!stored.appeal.data.redacted_text.contains("123 45 67"));
@@ -313,7 +423,11 @@ async fn decisions_carry_deadlines_urgency_language_and_masked_evidence() {
         .await
         .unwrap();
     let next = engine
-        .submit("city", appeal("Запах газу в під'їзді, загроза життю!", "North"), "portal")
+        .submit(
+            "city",
+            appeal("Запах газу в під'їзді, загроза життю!", "North"),
+            "portal",
+        )
         .await
         .unwrap();
     assert_eq!(next.decision.evidence.cases[0].id, s.appeal_id);
@@ -332,7 +446,10 @@ async fn bad_inputs_abstain_to_review_instead_of_guessing() {
     let engine = seeded(dir.path()).await;
     // Only personal data: nothing to route on.
     let d = engine
-        .preview("city", &appeal("+380 50 123 45 67, ivan@example.com", "North"))
+        .preview(
+            "city",
+            &appeal("+380 50 123 45 67, ivan@example.com", "North"),
+        )
         .await
         .unwrap();
     assert_eq!(d.department, None, "{d:?}");
@@ -345,9 +462,16 @@ async fn bad_inputs_abstain_to_review_instead_of_guessing() {
         .unwrap();
     assert_eq!(d.language, "other");
     assert_eq!(d.decision, Outcome::NeedsReview);
-    assert!(d.evidence.signals.iter().any(|s| s.name == "unsupported_language"));
+    assert!(d
+        .evidence
+        .signals
+        .iter()
+        .any(|s| s.name == "unsupported_language"));
     // A district never seen: the place signal is left out, routing still works.
-    let d = engine.preview("city", &appeal(ROADS[2], "Atlantis")).await.unwrap();
+    let d = engine
+        .preview("city", &appeal(ROADS[2], "Atlantis"))
+        .await
+        .unwrap();
     assert_eq!(d.department.as_deref(), Some("roads"));
     assert!(d.evidence.signals.iter().all(|s| s.name != "place"));
     // Coordinates out of range are refused.
@@ -355,10 +479,16 @@ async fn bad_inputs_abstain_to_review_instead_of_guessing() {
     a.place.lat = Some(123.0);
     a.place.lon = Some(30.0);
     let err = engine.preview("city", &a).await.unwrap_err();
-    assert!(matches!(err, EngineError::InvalidInput(ref m) if m.contains("latitude")), "{err}");
+    assert!(
+        matches!(err, EngineError::InvalidInput(ref m) if m.contains("latitude")),
+        "{err}"
+    );
     // No catalogue and no history: abstain.
     tenant(&engine, "empty").await;
-    let d = engine.preview("empty", &appeal(ROADS[2], "North")).await.unwrap();
+    let d = engine
+        .preview("empty", &appeal(ROADS[2], "North"))
+        .await
+        .unwrap();
     assert_eq!(d.department, None);
     assert!(d.alternatives.is_empty() && d.prediction_set.is_empty());
     assert_eq!(d.decision, Outcome::NeedsReview);
