@@ -133,11 +133,8 @@ impl UrgencyRules {
 
     /// Reads a tenant's rules file.
     pub fn from_path(path: &Path, privileged: Vec<String>) -> Result<Self, DeadlineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DeadlineError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_toml_str(&path.display().to_string(), &text, privileged)
+        let (name, text) = crate::deadlines::read_rules_file(path)?;
+        Self::from_toml_str(&name, &text, privileged)
     }
 
     /// Parses rules; errors name the file, the line and the field.
@@ -146,10 +143,7 @@ impl UrgencyRules {
         text: &str,
         privileged_categories: Vec<String>,
     ) -> Result<Self, DeadlineError> {
-        let raw: RawRules = toml::from_str(text).map_err(|e| DeadlineError::Parse {
-            source_name: source.to_owned(),
-            message: e.to_string(),
-        })?;
+        let raw: RawRules = crate::deadlines::parse_toml(source, text)?;
         let mut rules = Vec::with_capacity(raw.rule.len());
         for spanned in &raw.rule {
             let line = text[..spanned.span().start].matches('\n').count() + 1;

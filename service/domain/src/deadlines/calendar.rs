@@ -71,19 +71,13 @@ impl Calendar {
 
     /// Reads a tenant's calendar file (same format as the built-in ones).
     pub fn from_path(path: &Path) -> Result<Self, DeadlineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DeadlineError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_toml_str(&path.display().to_string(), &text)
+        let (name, text) = super::read_rules_file(path)?;
+        Self::from_toml_str(&name, &text)
     }
 
     /// Parses a calendar; `source` names the file in error messages.
     pub fn from_toml_str(source: &str, text: &str) -> Result<Self, DeadlineError> {
-        let raw: RawCalendar = toml::from_str(text).map_err(|e| DeadlineError::Parse {
-            source_name: source.to_owned(),
-            message: e.to_string(),
-        })?;
+        let raw: RawCalendar = super::parse_toml(source, text)?;
         let invalid = |line: usize, message: String| DeadlineError::Invalid {
             source_name: source.to_owned(),
             line,

@@ -89,6 +89,28 @@ pub struct DeadlineContext {
     pub registered_at_ms: Option<i64>,
 }
 
+/// Reads a rule or calendar file; returns its display name (used by error
+/// messages) and its text.
+pub(crate) fn read_rules_file(path: &std::path::Path) -> Result<(String, String), DeadlineError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| DeadlineError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    Ok((name, text))
+}
+
+/// Parses a rule or calendar file's TOML; `source` names it in the error.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    source: &str,
+    text: &str,
+) -> Result<T, DeadlineError> {
+    toml::from_str(text).map_err(|e| DeadlineError::Parse {
+        source_name: source.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// 1-based line where `key = ...` first appears at the start of a line.
 pub(crate) fn line_of(text: &str, key: &str) -> usize {
     text.lines()

@@ -136,20 +136,14 @@ impl RuleSet {
 
     /// Reads a tenant's rules file (same format as the built-in ones).
     pub fn from_path(path: &Path) -> Result<Self, DeadlineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DeadlineError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_toml_str(&path.display().to_string(), &text)
+        let (name, text) = super::read_rules_file(path)?;
+        Self::from_toml_str(&name, &text)
     }
 
     /// Parses and checks a rules file; `source` names it in error messages,
     /// which give the line and the field at fault.
     pub fn from_toml_str(source: &str, text: &str) -> Result<Self, DeadlineError> {
-        let raw: RawSet = toml::from_str(text).map_err(|e| DeadlineError::Parse {
-            source_name: source.to_owned(),
-            message: e.to_string(),
-        })?;
+        let raw: RawSet = super::parse_toml(source, text)?;
         let invalid = |line: usize, message: String| DeadlineError::Invalid {
             source_name: source.to_owned(),
             line,
