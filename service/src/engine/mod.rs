@@ -68,6 +68,20 @@ pub struct NewAppeal {
     pub received_at: Option<i64>,
 }
 
+impl NewAppeal {
+    /// What routing sees of this appeal: its masked text and its facts.
+    fn route_input(&self, tenant: &str, redacted: String, received_at: i64) -> RouteInput {
+        RouteInput {
+            tenant: tenant.to_string(),
+            text: redacted,
+            place: self.place.clone(),
+            received_at,
+            channel: self.channel.clone(),
+            applicant_category: self.applicant_category.clone(),
+        }
+    }
+}
+
 /// The answer to a submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
@@ -403,14 +417,7 @@ impl Engine {
         actor: &str,
     ) -> Result<Submission> {
         let received_at = a.received_at.unwrap_or_else(now_ms);
-        let input = RouteInput {
-            tenant: t.id.clone(),
-            text: redacted.clone(),
-            place: a.place.clone(),
-            received_at,
-            channel: a.channel.clone(),
-            applicant_category: a.applicant_category.clone(),
-        };
+        let input = a.route_input(&t.id, redacted.clone(), received_at);
         let language = triage_domain::language::detect(&redacted)
             .as_str()
             .to_string();
@@ -504,14 +511,7 @@ impl Engine {
             .await?
             .pop()
             .ok_or_else(|| EngineError::Internal("no vector".into()))?;
-        let input = RouteInput {
-            tenant: t.id.clone(),
-            text: redacted,
-            place: a.place.clone(),
-            received_at: a.received_at.unwrap_or_else(now_ms),
-            channel: a.channel.clone(),
-            applicant_category: a.applicant_category.clone(),
-        };
+        let input = a.route_input(&t.id, redacted, a.received_at.unwrap_or_else(now_ms));
         self.route_vector(&t, &input, &vector, None).await
     }
 
