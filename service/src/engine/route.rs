@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use triage_domain::routing::calibration::softmax_t;
-use triage_domain::routing::{DepartmentInfo, Neighbour, ScoreInput, Scored};
+use triage_domain::routing::{AreaStats, DepartmentInfo, Neighbour, ScoreInput, Scored};
 use triage_domain::{
     Alternative, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput, RoutingDecision, Signal,
 };
@@ -47,7 +47,6 @@ impl Engine {
             None => Vec::new(),
         };
         let infos = self.department_infos(&state, &departments, vector).await?;
-        let areas = state.areas.read().map(|a| a.clone()).unwrap_or_default();
         let language = triage_domain::language::detect(&input.text);
         let contentless = !has_content(&input.text);
         let head_input = model
@@ -57,13 +56,16 @@ impl Engine {
         let scored = if contentless {
             Scored::default()
         } else {
+            // Read under the lock (no await inside): the statistics are not copied per appeal.
+            let empty = AreaStats::default();
+            let guard = state.areas.read();
             self.scorer.score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
                 head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
                 district: input.place.district.as_deref(),
                 departments: &infos,
-                areas: &areas,
+                areas: guard.as_deref().unwrap_or(&empty),
                 confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
             })
         };
@@ -149,12 +151,10 @@ impl Engine {
         departments: &[Department],
         vector: &[f32],
     ) -> Result<Vec<DepartmentInfo>, EngineError> {
+        let empty = HashMap::new();
         let stale: Vec<(String, String)> = {
-            let cached = state
-                .descriptions
-                .read()
-                .map(|c| c.clone())
-                .unwrap_or_default();
+            let guard = state.descriptions.read();
+            let cached = guard.as_deref().unwrap_or(&empty);
             departments
                 .iter()
                 .filter(|d| !d.description.trim().is_empty())
@@ -171,11 +171,8 @@ impl Engine {
                 }
             }
         }
-        let cached = state
-            .descriptions
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_default();
+        let guard = state.descriptions.read();
+        let cached = guard.as_deref().unwrap_or(&empty);
         Ok(departments
             .iter()
             .map(|d| DepartmentInfo {
