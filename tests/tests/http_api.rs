@@ -147,6 +147,26 @@ async fn submit_read_decide_reroute_and_history() {
     assert_eq!(acc["decisions"][0]["kind"], "accept");
     assert_eq!(acc["department"], next["decision"]["department"]);
 
+    // A second decision on a decided appeal is a conflict, and changes nothing.
+    let (st, err) = s
+        .post(
+            &sup,
+            &format!("/v1/appeals/{next_id}/decision"),
+            &json!({ "department": "roads" }),
+        )
+        .await;
+    assert_eq!(st, 409, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("decided"),
+        "{err}"
+    );
+    let (_, still) = s.get(&sup, &format!("/v1/appeals/{next_id}")).await;
+    assert_eq!(still["department"], acc["department"], "{still}");
+    assert_eq!(still["decisions"].as_array().unwrap().len(), 1, "{still}");
+
     // The department sends the first back: in review again, reason and deadline shown.
     let (st, r) = s
         .post(

@@ -38,6 +38,7 @@ impl From<RecordError> for EngineError {
         match e {
             RecordError::UnknownTenant(t) => Self::UnknownTenant(t),
             RecordError::UnknownAppeal(id) => Self::UnknownAppeal(id),
+            RecordError::Conflict(m) => Self::Conflict(m),
             RecordError::Database(db) => match db {
                 sqlx::Error::Io(_)
                 | sqlx::Error::PoolTimedOut

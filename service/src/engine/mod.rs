@@ -578,8 +578,7 @@ impl Engine {
         if department.trim().is_empty() {
             return Err(EngineError::InvalidInput("department is empty".into()));
         }
-        let before = self
-            .memory
+        self.memory
             .record()
             .appeal(tenant, id)
             .await?
@@ -603,16 +602,9 @@ impl Engine {
             .await?;
         self.memory.drain_outbox(&HashMap::new()).await?;
         let state = self.state(tenant).await?;
-        let was_confirmed = matches!(
-            before.data.status,
-            AppealStatus::Decided | AppealStatus::Imported
-        );
-        let replaced = if was_confirmed {
-            before.data.department.as_deref()
-        } else {
-            None
-        };
-        state.confirm(department, after.data.place.district.as_deref(), replaced);
+        // The record refuses a decision on a settled (decided or imported)
+        // appeal, so this one confirms a case that was not counted before.
+        state.confirm(department, after.data.place.district.as_deref(), None);
         self.maybe_refit(tenant, &state);
         self.view(tenant, after).await
     }

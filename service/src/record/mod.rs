@@ -43,6 +43,9 @@ pub enum RecordError {
     /// No appeal with this id in the tenant.
     #[error("unknown appeal {0}")]
     UnknownAppeal(i64),
+    /// The appeal's status does not allow the change (e.g. a second decision).
+    #[error("{0}")]
+    Conflict(String),
     /// A stored JSON column could not be read back.
     #[error("corrupt stored value in {column}: {reason}")]
     Corrupt {

@@ -10,6 +10,27 @@ use super::{
     APPEAL_SELECT,
 };
 
+/// Statuses a supervisor's decision applies to: an appeal waiting for review,
+/// routed automatically (a supervisor may correct it), sent back by a
+/// department, or never routed. A decided or imported appeal is settled: a
+/// second decision is a conflict, so two supervisors cannot silently overwrite
+/// each other.
+const DECIDABLE: &[AppealStatus] = &[
+    AppealStatus::Received,
+    AppealStatus::AutoRouted,
+    AppealStatus::NeedsReview,
+    AppealStatus::Rerouted,
+];
+
+/// Statuses a department can send back: the appeal must be with a department
+/// or waiting for review; a never-routed, already sent back or imported
+/// historical appeal cannot be.
+const REROUTABLE: &[AppealStatus] = &[
+    AppealStatus::AutoRouted,
+    AppealStatus::NeedsReview,
+    AppealStatus::Decided,
+];
+
 /// A supervisor's or a department's action on an appeal.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DecisionRow {
@@ -164,6 +185,7 @@ impl Record {
             reason,
             actor,
             AppealStatus::Decided,
+            DECIDABLE,
         )
         .await
     }
@@ -185,6 +207,7 @@ impl Record {
             Some(reason),
             actor,
             AppealStatus::Rerouted,
+            REROUTABLE,
         )
         .await
     }
@@ -199,6 +222,7 @@ impl Record {
         reason: Option<&str>,
         actor: &str,
         status: AppealStatus,
+        allowed: &[AppealStatus],
     ) -> Result<Appeal> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -209,6 +233,12 @@ impl Record {
             .await?
             .ok_or(RecordError::UnknownAppeal(appeal_id))?;
         let before = appeal_from_row(&row)?;
+        if !allowed.contains(&before.data.status) {
+            return Err(RecordError::Conflict(format!(
+                "appeal {appeal_id} is {} and cannot take a {kind}",
+                before.data.status.as_str()
+            )));
+        }
         let recorded_department = department.or(before.data.department.as_deref());
         sqlx::query(
             "INSERT INTO decisions (appeal_id, kind, department, actor, reason, created_at) \
@@ -222,17 +252,25 @@ impl Record {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        // Conditional on the status read above: of two concurrent decisions on
+        // one appeal, the second finds the status changed and gets a conflict.
+        let updated = sqlx::query(
             "UPDATE appeals SET status = $1, department = $2, updated_at = $3 \
-             WHERE tenant_id = $4 AND id = $5",
+             WHERE tenant_id = $4 AND id = $5 AND status = $6",
         )
         .bind(status.as_str())
         .bind(department)
         .bind(now)
         .bind(tenant)
         .bind(appeal_id)
+        .bind(before.data.status.as_str())
         .execute(&mut *tx)
         .await?;
+        if updated.rows_affected() == 0 {
+            return Err(RecordError::Conflict(format!(
+                "appeal {appeal_id} changed while the {kind} was being recorded"
+            )));
+        }
         let detail = serde_json::json!({
             "kind": kind,
             "department": recorded_department,
