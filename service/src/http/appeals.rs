@@ -20,6 +20,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/appeals", post(submit).get(list))
         .route("/v1/appeals:batch", post(submit_batch))
+        .route("/v1/appeals:preview", post(preview))
         .route("/v1/appeals/{id}", get(get_appeal))
         .route("/v1/appeals/{id}/decision", post(decide))
         .route("/v1/appeals/{id}/reroute", post(reroute))
@@ -73,6 +74,29 @@ pub(super) fn observe_outcome(state: &AppState, d: &triage_domain::RoutingDecisi
         triage_domain::Outcome::NeedsReview => "needs_review",
     };
     state.metrics.observe_decision(outcome);
+}
+
+/// Routes an appeal exactly as `POST /v1/appeals` would now, but stores
+/// nothing (no appeal, no decision, no audit entry, no metrics): for shadow
+/// evaluations (`triage-eval run --url`) and "where would this go" previews.
+#[utoipa::path(post, path = "/v1/appeals:preview", tag = "appeals", request_body = SubmitRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "the decision; nothing stored", body = PreviewResponse),
+        (status = 400, body = super::error::ErrorBody), (status = 401, body = super::error::ErrorBody),
+        (status = 413, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody),
+        (status = 429, body = super::error::ErrorBody), (status = 503, body = super::error::ErrorBody)))]
+pub(super) async fn preview(
+    State(state): State<AppState>,
+    Portal(caller): Portal,
+    ApiJson(req): ApiJson<SubmitRequest>,
+) -> ApiResult<Json<PreviewResponse>> {
+    check_text(&state, &req.text)?;
+    let decision = state
+        .engine
+        .preview(caller.tenant(), &NewAppeal::from(req))
+        .await?;
+    Ok(Json(PreviewResponse { decision }))
 }
 
 /// Submits up to 256 appeals, embedded together; one result per appeal.

@@ -16,7 +16,7 @@ use super::{admin, appeals, health, import};
 #[openapi(
     info(title = "appeal-triage", description = "Routes citizens' appeals to the competent department."),
     paths(
-        appeals::submit, appeals::submit_batch, appeals::get_appeal, appeals::list,
+        appeals::submit, appeals::submit_batch, appeals::preview, appeals::get_appeal, appeals::list,
         appeals::decide, appeals::reroute, appeals::history, appeals::review_queue,
         admin::get_tenant, admin::put_tenant, admin::list_departments, admin::get_department,
         admin::put_department, admin::delete_department, admin::list_keys, admin::create_key,
@@ -24,7 +24,7 @@ use super::{admin, appeals, health, import};
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, PlaceDto, SubmitRequest, SubmitResponse, BatchRequest, BatchItem,
+        ErrorBody, ErrorDetail, PlaceDto, SubmitRequest, SubmitResponse, PreviewResponse, BatchRequest, BatchItem,
         BatchResponse, AppealDto, AppealPage, DecisionDto, DecisionRequest, RerouteRequest,
         HistoryEntry, HistoryResponse, admin::TenantDto, admin::DepartmentDto, admin::KeyDto,
         admin::NewKeyRequest, admin::NewKeyResponse, import::ImportResponse, import::RejectDto,

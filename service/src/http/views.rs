@@ -107,6 +107,14 @@ impl From<Submission> for SubmitResponse {
     }
 }
 
+/// The answer to a preview: the decision a submission would get now; nothing stored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreviewResponse {
+    /// The routing decision (department, confidence, alternatives, evidence, deadlines...).
+    #[schema(value_type = Object)]
+    pub decision: RoutingDecision,
+}
+
 /// Up to the configured maximum (default 256) appeals at once.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
