@@ -87,6 +87,24 @@ pub struct RunArgs {
     /// Replay supervisor feedback (true label) after each prediction, in time order.
     #[arg(long)]
     pub feedback: bool,
+    /// Shadow mode: evaluate the running service at this base URL over HTTP
+    /// (`POST /v1/appeals:preview`, which stores nothing) instead of an
+    /// in-process replay; the service keeps its own case memory.
+    #[arg(long, conflicts_with = "feedback")]
+    pub url: Option<String>,
+    /// API key for --url (portal role of the tenant to evaluate). Never written
+    /// to the report.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_API_KEY",
+        requires = "url",
+        hide_env_values = true
+    )]
+    #[serde(skip)]
+    pub api_key: Option<String>,
+    /// Per-request timeout of --url, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub http_timeout: f64,
     /// Model directory for the engine.
     #[arg(long, env = "APPEAL_TRIAGE_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,

@@ -13,5 +13,6 @@ pub mod progress;
 pub mod report;
 pub mod router;
 pub mod runner;
+pub mod shadow;
 pub mod split;
 pub mod timeparse;

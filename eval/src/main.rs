@@ -14,6 +14,7 @@ use triage_eval::input::read_appeals;
 use triage_eval::report::{self, Report, RouterReport, Tool};
 use triage_eval::router::Router;
 use triage_eval::runner::{self, RouterRun};
+use triage_eval::shadow::{shadow_router, ShadowOptions};
 use triage_eval::split::{self, Fold, SplitInfo};
 use triage_eval::{compare, timeparse};
 
@@ -107,7 +108,17 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let engine_dir = args.out.join("engine-data");
     let mut routers: Vec<Box<dyn Router>> = Vec::new();
-    if !args.baselines_only {
+    if let (false, Some(url)) = (args.baselines_only, &args.url) {
+        if !(args.http_timeout > 0.0 && args.http_timeout.is_finite()) {
+            bail!("--http-timeout must be positive, got {}", args.http_timeout);
+        }
+        let opts = ShadowOptions {
+            url: url.clone(),
+            api_key: args.api_key.clone().unwrap_or_default(),
+            timeout: std::time::Duration::from_secs_f64(args.http_timeout),
+        };
+        routers.push(Box::new(shadow_router(&opts).context("shadow mode")?));
+    } else if !args.baselines_only {
         let opts = EngineOptions {
             model_dir: args.model_dir.clone(),
             feedback: args.feedback,
