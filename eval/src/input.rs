@@ -516,6 +516,62 @@ mod tests {
         assert!(err(".txt", "x").contains("--format"));
     }
 
+    /// A 2 GB input is streamed: fed through a pipe by a writer that would
+    /// write 2 GB, the reader reports the bad row 1001 (row and column) after
+    /// the writer has written only a few megabytes, i.e. without loading the
+    /// file first. (A pipe, so the test needs no disk space.)
+    #[cfg(unix)]
+    #[test]
+    fn a_2gb_input_is_streamed_and_fails_at_its_bad_row() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        const TOTAL: u64 = 2 << 30;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("big.csv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let written = Arc::new(AtomicU64::new(0));
+        let writer = {
+            let (fifo, written) = (fifo.clone(), written.clone());
+            std::thread::spawn(move || {
+                let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+                let mut chunk = String::from(HEADER);
+                for i in 1..=1000 {
+                    chunk.push_str(&format!("{i},2021-01-01,яма во дворе номер {i},,,,D\n"));
+                }
+                chunk.push_str("1001,someday,bad date,,,,D\n");
+                let mut n = 1002u64;
+                while written.load(Ordering::Relaxed) < TOTAL {
+                    if f.write_all(chunk.as_bytes()).is_err() {
+                        return; // the reader is gone
+                    }
+                    written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    chunk.clear();
+                    for _ in 0..1000 {
+                        chunk.push_str(&format!("{n},2021-01-01,ещё одна строка {n},,,,D\n"));
+                        n += 1;
+                    }
+                }
+            })
+        };
+        let e = read_appeals(&fifo, Some(Format::Csv), &ColumnMap::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("row 1001, column `created_at`: cannot parse date `someday`"),
+            "{e}"
+        );
+        writer.join().unwrap();
+        let w = written.load(Ordering::Relaxed);
+        assert!(
+            w < 64 << 20,
+            "the reader stopped the writer after {w} bytes of {TOTAL}"
+        );
+    }
+
     #[test]
     fn column_mapping_and_format_override() {
         let f = file(".txt", "key,body,when,to\nk1,hello,2021-01-01,X\n");
