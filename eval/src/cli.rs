@@ -123,6 +123,10 @@ pub struct RunArgs {
     /// L-BFGS iteration cap per logistic-regression fit.
     #[arg(long, default_value_t = 300)]
     pub max_iter: usize,
+    /// A baseline's validation fit stops once this many L-BFGS iterations bring
+    /// no better validation top-1 (checked every 10); 0 runs every fit to the tolerance.
+    #[arg(long, default_value_t = 50)]
+    pub patience: usize,
 }
 
 impl RunArgs {

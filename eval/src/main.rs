@@ -100,6 +100,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         c_grid: args.c_grid.clone(),
         min_df: args.min_df,
         max_iter: args.max_iter,
+        patience: args.patience,
         target_precision: args.target_precision,
         conformal_alpha: args.conformal_alpha,
         ..BaselineConfig::default()

@@ -1,18 +1,20 @@
 //! Multinomial (softmax) logistic regression with an L2 penalty, fitted by
-//! L-BFGS. The objective is scikit-learn's divided by `C * N`:
+//! L-BFGS. The objective is scikit-learn's (1.2+, lbfgs solver): the mean loss
+//! plus `1/(2 C N) * ||W||^2`, the intercept not penalised, so the same `C`
+//! means the same model and sklearn's `tol` the same stopping point. Rows carry
+//! soft targets `(class, weight)` so exact duplicate documents are fitted once
+//! with their counts: the same loss, a third less work on the dev data.
 //!
-//! `f(W, b) = (1/N) sum_i sum_c w_ic * -ln p_c(x_i) + 1/(2 C N) * ||W||^2`
-//!
-//! (same minimiser, so the same `C` means the same model; the intercept `b` is
-//! not penalised, as in sklearn's lbfgs solver). Rows carry soft targets
-//! `(class, weight)` so exact duplicate documents are fitted once with their
-//! counts, which is the same loss and a third less work on the dev data.
-
-use std::collections::VecDeque;
+//! The loss and its gradient live in [`super::softmax_loss`], the minimiser in
+//! [`super::lbfgs`].
 
 use rayon::prelude::*;
 
+use super::lbfgs::{self, Settings, Step, Stop};
+use super::softmax_loss::{self, SoftmaxLoss};
 use super::sparse::Csr;
+
+pub use super::softmax_loss::Targets;
 
 /// Optimisation settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +25,7 @@ pub struct Config {
     pub max_iter: usize,
     /// Converged when the largest gradient component is at most this (sklearn's `tol`).
     pub gtol: f64,
-    /// L-BFGS history length.
+    /// L-BFGS history length (scipy's `maxcor`).
     pub memory: usize,
 }
 
@@ -33,13 +35,10 @@ impl Default for Config {
             c: 10.0,
             max_iter: 300,
             gtol: 1e-4,
-            memory: 7,
+            memory: 10,
         }
     }
 }
-
-/// Per row: `(class, weight)` pairs; the weights over all rows sum to N documents.
-pub type Targets = Vec<Vec<(u32, f32)>>;
 
 /// A fitted model.
 #[derive(Debug, Clone)]
@@ -48,278 +47,90 @@ pub struct Model {
     pub n_features: usize,
     /// Classes.
     pub n_classes: usize,
-    /// `n_features * n_classes` weights (row-major by feature), then `n_classes` intercepts.
-    pub theta: Vec<f64>,
+    /// Parameters: `n_features` rows of `stride_for(n_classes)` class weights,
+    /// then one row of intercepts (see [`softmax_loss`]).
+    pub theta: Vec<f32>,
     /// L-BFGS iterations run.
     pub iterations: usize,
     /// Whether the gradient tolerance was reached.
     pub converged: bool,
+    /// Why the fit stopped.
+    pub stop: Stop,
     /// Final objective value.
     pub objective: f64,
 }
 
 impl Model {
-    /// Class probabilities of one (sparse) row.
+    /// Class probabilities of one (sparse, column-sorted) row.
     pub fn probabilities(&self, row: &[(u32, f32)]) -> Vec<f64> {
-        let k = self.n_classes;
-        let mut z = self.theta[self.n_features * k..].to_vec();
-        for &(j, v) in row {
-            let w = &self.theta[j as usize * k..(j as usize + 1) * k];
-            for (zc, wc) in z.iter_mut().zip(w) {
-                *zc += v as f64 * wc;
-            }
-        }
-        softmax_in_place(&mut z);
-        z
+        let cols: Vec<u32> = row.iter().map(|e| e.0).collect();
+        let vals: Vec<f32> = row.iter().map(|e| e.1).collect();
+        probabilities(&self.theta, self.n_features, self.n_classes, &cols, &vals)
     }
 }
 
-/// Turns logits into probabilities; returns ln(sum exp) of the input.
-fn softmax_in_place(z: &mut [f64]) -> f64 {
-    let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let mut sum = 0.0;
-    for v in z.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    for v in z.iter_mut() {
-        *v /= sum;
-    }
-    max + sum.ln()
+/// Class probabilities of one row under parameters `theta` (laid out as in
+/// [`Model::theta`]); also used on iterates during a fit.
+pub fn probabilities(
+    theta: &[f32],
+    n_features: usize,
+    n_classes: usize,
+    cols: &[u32],
+    vals: &[f32],
+) -> Vec<f64> {
+    let mut z = vec![0.0f32; softmax_loss::stride_for(n_classes)];
+    softmax_loss::logits(theta, n_features, cols, vals, &mut z);
+    let mut p = vec![0.0f64; n_classes];
+    softmax_loss::softmax(&z[..n_classes], &mut p);
+    p
 }
 
-struct Problem<'a> {
-    x: &'a Csr,
-    xt: Csr,
-    targets: &'a Targets,
-    k: usize,
-    d: usize,
-    n: f64,
-    lambda: f64,
+/// Class probabilities of every row of `x`, in parallel.
+pub fn predict_all(theta: &[f32], n_classes: usize, x: &Csr) -> Vec<Vec<f64>> {
+    (0..x.n_rows())
+        .into_par_iter()
+        .map(|i| {
+            let (cols, vals) = x.row(i);
+            probabilities(theta, x.n_cols, n_classes, cols, vals)
+        })
+        .collect()
 }
 
-const CHUNK: usize = 1 << 15;
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.par_chunks(CHUNK)
-        .zip(b.par_chunks(CHUNK))
-        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>())
-        .sum()
+/// Length of the parameter vector for `n_features` and `n_classes`.
+pub fn dim(n_features: usize, n_classes: usize) -> usize {
+    (n_features + 1) * softmax_loss::stride_for(n_classes)
 }
 
-fn dot32(a: &[f32], b: &[f64]) -> f64 {
-    a.par_chunks(CHUNK)
-        .zip(b.par_chunks(CHUNK))
-        .map(|(a, b)| a.iter().zip(b).map(|(x, y)| *x as f64 * y).sum::<f64>())
-        .sum()
-}
-
-/// `y += alpha * x`.
-fn axpy32(alpha: f64, x: &[f32], y: &mut [f64]) {
-    y.par_chunks_mut(CHUNK)
-        .zip(x.par_chunks(CHUNK))
-        .for_each(|(y, x)| {
-            for (yi, xi) in y.iter_mut().zip(x) {
-                *yi += alpha * *xi as f64;
-            }
-        });
-}
-
-impl Problem<'_> {
-    /// Objective at `theta`; leaves d loss / d logits (divided by N) in `resid`.
-    fn forward(&self, theta: &[f64], resid: &mut [f64]) -> f64 {
-        let (k, d) = (self.k, self.d);
-        let data: f64 = resid
-            .par_chunks_mut(k)
-            .enumerate()
-            .map(|(i, r)| {
-                r.copy_from_slice(&theta[d * k..]);
-                let (cols, vals) = self.x.row(i);
-                for (&j, &v) in cols.iter().zip(vals) {
-                    let w = &theta[j as usize * k..(j as usize + 1) * k];
-                    for (rc, wc) in r.iter_mut().zip(w) {
-                        *rc += v as f64 * wc;
-                    }
-                }
-                let t = &self.targets[i];
-                let mut loss = 0.0;
-                let mut wsum = 0.0;
-                let logits: Vec<(u32, f64)> = t.iter().map(|&(c, _)| (c, r[c as usize])).collect();
-                let lse = softmax_in_place(r);
-                for (&(_, w), &(_, z)) in t.iter().zip(&logits) {
-                    loss += w as f64 * (lse - z);
-                    wsum += w as f64;
-                }
-                for p in r.iter_mut() {
-                    *p *= wsum;
-                }
-                for &(c, w) in t {
-                    r[c as usize] -= w as f64;
-                }
-                for p in r.iter_mut() {
-                    *p /= self.n;
-                }
-                loss
-            })
-            .sum();
-        let w2 = dot(&theta[..d * k], &theta[..d * k]);
-        data / self.n + 0.5 * self.lambda * w2
-    }
-
-    /// Gradient at `theta` from the `resid` its `forward` left.
-    fn gradient(&self, theta: &[f64], resid: &[f64], grad: &mut [f64]) {
-        let (k, d) = (self.k, self.d);
-        let (gw, gb) = grad.split_at_mut(d * k);
-        gw.par_chunks_mut(k).enumerate().for_each(|(j, g)| {
-            let w = &theta[j * k..(j + 1) * k];
-            for (gc, wc) in g.iter_mut().zip(w) {
-                *gc = self.lambda * wc;
-            }
-            let (rows, vals) = self.xt.row(j);
-            for (&i, &v) in rows.iter().zip(vals) {
-                let r = &resid[i as usize * k..(i as usize + 1) * k];
-                for (gc, rc) in g.iter_mut().zip(r) {
-                    *gc += v as f64 * rc;
-                }
-            }
-        });
-        gb.iter_mut().for_each(|g| *g = 0.0);
-        for r in resid.chunks(k) {
-            for (g, rc) in gb.iter_mut().zip(r) {
-                *g += rc;
-            }
-        }
-    }
-}
-
-/// Fits by L-BFGS with a backtracking (Armijo) line search, starting from
-/// `warm` when given (same shape; used along the C grid). `progress` sees
-/// (iteration, objective, max |gradient|).
+/// Fits by L-BFGS from `warm` when given (a parameter vector of the same
+/// shape), else from zero. `monitor` sees every iterate and may stop the fit.
 pub fn fit(
     x: &Csr,
     targets: &Targets,
     n_classes: usize,
     cfg: &Config,
-    warm: Option<Vec<f64>>,
-    progress: &dyn Fn(usize, f64, f64),
+    warm: Option<Vec<f32>>,
+    monitor: &mut dyn FnMut(&Step<'_>) -> bool,
 ) -> Model {
-    let (d, k) = (x.n_cols, n_classes);
-    let n: f64 = targets
-        .iter()
-        .flatten()
-        .map(|&(_, w)| w as f64)
-        .sum::<f64>()
-        .max(1.0);
-    let p = Problem {
-        x,
-        xt: x.transpose(),
-        targets,
-        k,
-        d,
-        n,
-        lambda: 1.0 / (cfg.c * n),
-    };
-    let dim = d * k + k;
-    let mut theta = warm
+    let mut loss = SoftmaxLoss::new(x, targets, n_classes, cfg.c);
+    let dim = loss.dim();
+    let x0 = warm
         .filter(|w| w.len() == dim)
         .unwrap_or_else(|| vec![0.0; dim]);
-    let mut resid = vec![0.0; x.n_rows() * k];
-    let mut f = p.forward(&theta, &mut resid);
-    let mut g = vec![0.0; dim];
-    p.gradient(&theta, &resid, &mut g);
-    let mut hist: VecDeque<(Vec<f32>, Vec<f32>, f64)> = VecDeque::new();
-    let mut dir = vec![0.0; dim];
-    let mut next = vec![0.0; dim];
-    let mut g_next = vec![0.0; dim];
-    let (mut iterations, mut converged) = (0, false);
-    for it in 0..cfg.max_iter {
-        let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        progress(it, f, gmax);
-        if gmax <= cfg.gtol {
-            converged = true;
-            break;
-        }
-        // Two-loop recursion: dir = -H g.
-        dir.copy_from_slice(&g);
-        let mut alphas = Vec::with_capacity(hist.len());
-        for (s, y, rho) in hist.iter().rev() {
-            let a = rho * dot32(s, &dir);
-            axpy32(-a, y, &mut dir);
-            alphas.push(a);
-        }
-        if let Some((s, y, _)) = hist.back() {
-            let yy: f64 = y.par_iter().map(|v| (*v as f64).powi(2)).sum();
-            let sy = dot32(y, &s.iter().map(|v| *v as f64).collect::<Vec<_>>());
-            let gamma = sy / yy;
-            dir.par_iter_mut().for_each(|v| *v *= gamma);
-        }
-        for ((s, y, rho), a) in hist.iter().zip(alphas.iter().rev()) {
-            let b = rho * dot32(y, &dir);
-            axpy32(a - b, s, &mut dir);
-        }
-        dir.par_iter_mut().for_each(|v| *v = -*v);
-        let mut gd = dot(&g, &dir);
-        if gd >= 0.0 || !gd.is_finite() {
-            hist.clear();
-            dir.par_iter_mut().zip(&g).for_each(|(v, gi)| *v = -gi);
-            gd = -dot(&g, &g);
-        }
-        let mut step = if hist.is_empty() {
-            (1.0 / (-gd).sqrt()).min(1.0)
-        } else {
-            1.0
-        };
-        let mut accepted = None;
-        for _ in 0..40 {
-            next.par_iter_mut()
-                .zip(&theta)
-                .zip(&dir)
-                .for_each(|((t, th), dv)| *t = th + step * dv);
-            let f_next = p.forward(&next, &mut resid);
-            if f_next <= f + 1e-4 * step * gd {
-                accepted = Some(f_next);
-                break;
-            }
-            step *= 0.5;
-        }
-        iterations = it + 1;
-        let Some(f_next) = accepted else {
-            // No decrease possible along the direction: at the precision floor.
-            break;
-        };
-        p.gradient(&next, &resid, &mut g_next);
-        let s: Vec<f32> = dir.par_iter().map(|v| (step * v) as f32).collect();
-        let y: Vec<f32> = g_next
-            .par_iter()
-            .zip(&g)
-            .map(|(a, b)| (a - b) as f32)
-            .collect();
-        let sy: f64 = s
-            .par_iter()
-            .zip(&y)
-            .map(|(a, b)| *a as f64 * *b as f64)
-            .sum();
-        if sy > 1e-12 {
-            if hist.len() == cfg.memory {
-                hist.pop_front();
-            }
-            hist.push_back((s, y, 1.0 / sy));
-        }
-        let decrease = f - f_next;
-        std::mem::swap(&mut theta, &mut next);
-        std::mem::swap(&mut g, &mut g_next);
-        f = f_next;
-        if decrease <= 1e-12 * f.abs().max(1.0) {
-            break;
-        }
-    }
+    let settings = Settings {
+        max_iter: cfg.max_iter,
+        gtol: cfg.gtol,
+        ftol: 64.0 * f64::EPSILON,
+        memory: cfg.memory,
+    };
+    let m = lbfgs::minimize(&mut loss, x0, &settings, monitor);
     Model {
-        n_features: d,
-        n_classes: k,
-        theta,
-        iterations,
-        converged,
-        objective: f,
+        n_features: x.n_cols,
+        n_classes,
+        theta: m.x,
+        iterations: m.iterations,
+        converged: m.converged,
+        stop: m.stop,
+        objective: m.value,
     }
 }
 
@@ -342,7 +153,7 @@ mod tests {
             gtol: 1e-6,
             memory: 5,
         };
-        let m = fit(&x, &targets, 2, &cfg, None, &|_, _, _| {});
+        let m = fit(&x, &targets, 2, &cfg, None, &mut |_| true);
         assert!(m.converged, "{m:?}");
         let on = m.probabilities(&[(0, 1.0)]);
         let off = m.probabilities(&[]);
@@ -360,25 +171,26 @@ mod tests {
         let weak = Config {
             c: 100.0,
             max_iter: 500,
-            gtol: 1e-6,
+            gtol: 1e-4,
             memory: 7,
         };
         let strong = Config {
             c: 0.1,
             ..weak.clone()
         };
-        let a = fit(&x, &targets, 3, &weak, None, &|_, _, _| {});
-        let b = fit(&x, &targets, 3, &strong, None, &|_, _, _| {});
-        let norm = |m: &Model| m.theta[..6].iter().map(|v| v * v).sum::<f64>();
+        let a = fit(&x, &targets, 3, &weak, None, &mut |_| true);
+        let b = fit(&x, &targets, 3, &strong, None, &mut |_| true);
+        let norm = |m: &Model| m.theta[..16].iter().map(|v| (v * v) as f64).sum::<f64>();
         assert!(norm(&b) < norm(&a) / 10.0);
-        let c = fit(&x, &targets, 3, &weak, Some(b.theta.clone()), &|_, _, _| {});
-        assert!(c.converged);
+        let c = fit(&x, &targets, 3, &weak, Some(b.theta.clone()), &mut |_| true);
+        assert!(c.converged, "{c:?}");
+        assert!(a.converged && b.converged, "{a:?} {b:?}");
         for row in [&[(0, 1.0)][..], &[(1, 1.0)], &[(0, 0.6), (1, 0.8)]] {
             let (pa, pc) = (a.probabilities(row), c.probabilities(row));
             for (u, v) in pa.iter().zip(&pc) {
                 assert!(
-                    (u - v).abs() < 1e-4,
-                    "convex: the same optimum from any start"
+                    (u - v).abs() < 1e-3,
+                    "convex: the same optimum from any start: {pa:?} vs {pc:?}"
                 );
             }
         }

@@ -3,8 +3,10 @@
 //! validation slice of train only, so they are fair and honest comparisons.
 
 pub mod calibrate;
+pub mod lbfgs;
 pub mod logreg;
 pub mod majority;
+pub mod softmax_loss;
 pub mod sparse;
 pub mod text;
 pub mod tfidf;
@@ -22,6 +24,11 @@ pub struct BaselineConfig {
     pub min_df: usize,
     /// L-BFGS iteration cap per fit (`--max-iter`).
     pub max_iter: usize,
+    /// A validation fit stops once this many iterations bring no better
+    /// validation top-1 (`--patience`; 0: every fit runs to the tolerance).
+    pub patience: usize,
+    /// Validation top-1 is computed every this many iterations.
+    pub check_every: usize,
     /// Share of train (the latest by time) held out for tuning.
     pub validation_fraction: f64,
     /// Precision the auto-routing threshold must reach on validation.
@@ -36,6 +43,8 @@ impl Default for BaselineConfig {
             c_grid: vec![3.0, 10.0, 30.0],
             min_df: 2,
             max_iter: 300,
+            patience: 50,
+            check_every: 10,
             validation_fraction: 0.1,
             target_precision: 0.9,
             conformal_alpha: 0.1,

@@ -138,6 +138,18 @@ impl Tfidf {
         (self.words.len(), self.chars.len())
     }
 
+    /// For each feature of `self`, the index of the same term in `old` (if
+    /// there): carries weights over when a model is refitted on more data.
+    pub fn remap_from(&self, old: &Tfidf) -> Vec<Option<u32>> {
+        let mut map = vec![None; self.n_features()];
+        for (new, prev) in [(&self.words, &old.words), (&self.chars, &old.chars)] {
+            for (term, &j) in new {
+                map[j as usize] = prev.get(term).copied();
+            }
+        }
+        map
+    }
+
     /// The l2-normalised TF-IDF row of `text`, sorted by feature.
     pub fn transform(&self, text: &str) -> Vec<(u32, f32)> {
         let (w, c) = analyze(text);
@@ -198,5 +210,12 @@ mod tests {
         let want = (1.0 + 2f32.ln()) / ((4.0f32 / 3.0).ln() + 1.0);
         assert!((v[&j_aa] / v[&j_bb] - want).abs() < 1e-5);
         assert!(t.transform("").is_empty());
+        // Remapping: аа and бб keep their terms across vocabularies; вв is new.
+        let bigger = Tfidf::fit(&[("вв аа бб", 1)], 1);
+        let map = bigger.remap_from(&t);
+        assert_eq!(map[bigger.words["аа"] as usize], Some(j_aa as u32));
+        assert_eq!(map[bigger.words["бб"] as usize], Some(j_bb as u32));
+        assert_eq!(map[bigger.words["вв"] as usize], None);
+        assert_eq!(map[bigger.chars[" аа "] as usize], Some(t.chars[" аа "]));
     }
 }
