@@ -21,9 +21,7 @@ use appeal_triage::index::config::IndexConfig;
 use appeal_triage::index::CaseFilter;
 use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Place, Tenant};
 use clap::Parser;
-use triage_domain::routing::{
-    AreaStats, HeadFitOptions, Neighbour, RoutingParams, ScoreInput, Scorer, SoftmaxHead,
-};
+use triage_domain::routing::{AreaStats, Neighbour, RoutingParams, ScoreInput, Scorer};
 use triage_eval::input::{read_appeals, ColumnMap};
 use triage_eval::timeparse::parse_timestamp_ms;
 use triage_models::Role;
@@ -44,6 +42,7 @@ struct Case {
     global: Vec<Neighbour>,
     local: Vec<Neighbour>,
     input: Vec<f32>,
+    lexical: triage_domain::routing::SparseVec,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -139,34 +138,18 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .filter(|p| p.payload.received_at < valid_from)
         .collect();
-    let mut classes: Vec<String> = before
-        .iter()
-        .filter_map(|p| p.payload.department.clone())
-        .collect();
-    classes.sort();
-    classes.dedup();
-    let idx: HashMap<&str, usize> = classes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.as_str(), i))
-        .collect();
-    let xs: Vec<&[f32]> = before.iter().map(|p| p.vector.as_slice()).collect();
-    let ys: Vec<usize> = before
-        .iter()
-        .map(|p| idx[p.payload.department.as_deref().unwrap()])
-        .collect();
     let t1 = std::time::Instant::now();
-    let ds: Vec<Option<&str>> = before
-        .iter()
-        .map(|p| p.payload.district.as_deref())
-        .collect();
-    let head =
-        SoftmaxHead::fit_with_districts(&xs, &ds, &ys, classes.clone(), &HeadFitOptions::default())
-            .unwrap();
+    let before_cases: Vec<_> = before.iter().map(|p| (*p).clone()).collect();
+    let texts = rt.block_on(appeal_triage::engine::case_texts(&memory, &before_cases))?;
+    let fitted = appeal_triage::engine::fit_router(&before_cases, &texts);
+    let head = fitted.head.expect("a head");
+    let lexical = fitted.lexical.expect("a lexical model");
+    let roles = fitted.roles;
     eprintln!(
-        "head fitted on {} cases in {:.1} s",
-        xs.len(),
-        t1.elapsed().as_secs_f64()
+        "head fitted on {} cases in {:.1} s, {} families",
+        before.len(),
+        t1.elapsed().as_secs_f64(),
+        roles.families().len()
     );
     let mut areas = AreaStats::new();
     for p in &before {
@@ -188,10 +171,10 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|a| triage_domain::pii::redact(&a.text).text)
         .collect();
-    let vectors = rt.block_on(memory.embed(texts, Role::Query))?;
+    let vectors = rt.block_on(memory.embed(texts.clone(), Role::Query))?;
     let k = 60;
     let mut cases = Vec::new();
-    for (a, v) in valid.iter().zip(vectors) {
+    for ((a, v), text) in valid.iter().zip(vectors).zip(&texts) {
         let search = |district: Option<String>| {
             let filter = CaseFilter {
                 statuses: vec!["imported".into()],
@@ -217,7 +200,9 @@ fn main() -> anyhow::Result<()> {
             None => Vec::new(),
         };
         let input = head.input(&v, a.district.as_deref());
+        let lex = lexical.features(text, a.district.as_deref());
         cases.push(Case {
+            lexical: lex,
             label: a.label.clone(),
             district: a.district.clone(),
             global,
@@ -236,10 +221,12 @@ fn main() -> anyhow::Result<()> {
                 neighbours: &g,
                 local_neighbours: &l,
                 head: Some((&head, &c.input)),
+                lexical: Some((&lexical, &c.lexical)),
                 district: c.district.as_deref(),
                 departments: &[],
                 areas: &areas,
                 confirmed_total: before.len() as u64,
+                roles: &roles,
             });
             let mut order: Vec<usize> = (0..s.scores.len()).collect();
             order.sort_by(|&a, &b| s.scores[b].total_cmp(&s.scores[a]));
@@ -256,42 +243,47 @@ fn main() -> anyhow::Result<()> {
         )
     };
     let base = RoutingParams::default();
-    println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\ttop1\ttop3");
+    println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\tw_lex\ttop1\ttop3");
     let mut best = (0.0, base.clone());
-    let small = std::env::var("TUNE_GRID").is_ok_and(|g| g == "small");
-    let ks: &[usize] = if small { &[40] } else { &[20, 40, 60] };
-    let temps: &[f64] = if small { &[0.02] } else { &[0.01, 0.02, 0.04] };
-    let wk: &[f64] = if small { &[0.5] } else { &[0.0, 0.5, 1.0] };
-    let wl: &[f64] = if small { &[0.5, 1.0] } else { &[0.0, 0.5, 1.0] };
-    let wh: &[f64] = if small {
-        &[0.5, 1.0, 1.5, 2.0]
-    } else {
-        &[0.0, 0.5, 1.0, 1.5]
+    // Each axis of the grid can be set by an env var (comma-separated values).
+    let axis = |name: &str, default: &[f64]| -> Vec<f64> {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+            .unwrap_or_else(|| default.to_vec())
     };
-    let wp: &[f64] = if small {
-        &[0.5, 1.0, 1.5, 2.0]
-    } else {
-        &[0.5, 1.0, 1.5]
-    };
-    for &knn_k in ks {
-        for &temp in temps {
-            for &w_knn in wk {
-                for &w_local in wl {
-                    for &w_head in wh {
-                        for &w_place in wp {
-                            let p = RoutingParams {
-                                knn_k,
-                                knn_temperature: temp,
-                                w_knn,
-                                w_local,
-                                w_head,
-                                w_place,
-                                ..base.clone()
-                            };
-                            let (t1, t3) = eval(&p);
-                            println!("{knn_k}\t{temp}\t{w_knn}\t{w_local}\t{w_head}\t{w_place}\t{t1:.4}\t{t3:.4}");
-                            if t1 > best.0 {
-                                best = (t1, p);
+    let ks: Vec<usize> = axis("TUNE_K", &[40.0])
+        .iter()
+        .map(|&k| k as usize)
+        .collect();
+    let temps = axis("TUNE_T", &[0.02]);
+    let wk = axis("TUNE_W_KNN", &[0.5, 1.0, 1.5, 2.0]);
+    let wl = axis("TUNE_W_LOCAL", &[0.0, 0.5, 1.0]);
+    let wh = axis("TUNE_W_HEAD", &[0.5, 1.0, 1.5]);
+    let wp = axis("TUNE_W_PLACE", &[0.0, 0.5, 1.0]);
+    let wx = axis("TUNE_W_LEX", &[0.5, 1.0, 1.5]);
+    for &knn_k in &ks {
+        for &temp in &temps {
+            for &w_knn in &wk {
+                for &w_local in &wl {
+                    for &w_head in &wh {
+                        for &w_place in &wp {
+                            for &w_lex in &wx {
+                                let p = RoutingParams {
+                                    knn_k,
+                                    knn_temperature: temp,
+                                    w_knn,
+                                    w_local,
+                                    w_head,
+                                    w_place,
+                                    w_lex,
+                                    ..base.clone()
+                                };
+                                let (t1, t3) = eval(&p);
+                                println!("{knn_k}\t{temp}\t{w_knn}\t{w_local}\t{w_head}\t{w_place}\t{w_lex}\t{t1:.4}\t{t3:.4}");
+                                if t1 > best.0 {
+                                    best = (t1, p);
+                                }
                             }
                         }
                     }

@@ -73,6 +73,18 @@ pub struct RoutingConfig {
         global = true
     )]
     pub head_max_cases: usize,
+    /// Precision auto-routing must keep: the auto-routing threshold is learned
+    /// per tenant from the calibration cases as the lowest confidence at which
+    /// precision reaches this (with a statistical margin). A department's own
+    /// threshold overrides it; the tenant's `auto_threshold` applies until
+    /// enough calibration cases exist.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_TARGET_PRECISION",
+        default_value_t = 0.95,
+        global = true
+    )]
+    pub target_precision: f64,
 }
 
 impl Default for RoutingConfig {
@@ -87,6 +99,7 @@ impl Default for RoutingConfig {
             calibration_cases: 2000,
             refit_after: 500,
             head_max_cases: 200_000,
+            target_precision: 0.95,
         }
     }
 }

@@ -22,6 +22,9 @@ use triage_domain::{Place, RouteInput, RoutingDecision};
 use triage_models::{Embedder, Role};
 
 use crate::config::ModelConfig;
+
+/// Calibration cases at or above a learned auto-routing threshold needed to trust it.
+const AUTO_THRESHOLD_MIN_CASES: usize = 50;
 use crate::datadir::DataDir;
 use crate::index::config::{open_index, IndexConfig};
 use crate::memory::CaseMemory;
@@ -32,7 +35,7 @@ use crate::record::{
 
 pub use config::RoutingConfig;
 pub use error::EngineError;
-pub use state::{TenantModel, TenantState};
+pub use state::{case_texts, fit_router, CaseTexts, Fitted, TenantModel, TenantState};
 
 /// Result alias of the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -244,11 +247,13 @@ impl Engine {
         } else {
             0
         };
+        let texts = Arc::new(state::case_texts(&self.memory, &cases).await?);
         let cases = Arc::new(cases);
         let calibration = if held > 0 {
             let train_end = n - held;
-            let c = cases.clone();
-            let head_a = tokio::task::spawn_blocking(move || state::fit_head(&c[..train_end]))
+            let (c, tx) = (cases.clone(), texts.clone());
+            let fitted_a =
+                tokio::task::spawn_blocking(move || state::fit_router(&c[..train_end], &tx))
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?;
             let areas_a = state::areas_of(&cases[..train_end]);
@@ -256,28 +261,36 @@ impl Engine {
                 &self.memory,
                 &t.id,
                 &self.scorer,
-                head_a.as_ref(),
+                &fitted_a,
                 &areas_a,
                 &cases[train_end..],
+                &texts,
                 train_end as u64,
             )
             .await?;
-            Calibration::fit(&cal, t.alpha)
+            Calibration::fit(&cal, t.alpha).with_auto_threshold(
+                &cal,
+                self.routing.target_precision,
+                AUTO_THRESHOLD_MIN_CASES,
+            )
         } else {
             Calibration {
                 alpha: t.alpha,
                 ..Calibration::default()
             }
         };
-        let c = cases.clone();
-        let head = tokio::task::spawn_blocking(move || state::fit_head(&c))
+        let (c, tx) = (cases.clone(), texts.clone());
+        let fitted = tokio::task::spawn_blocking(move || state::fit_router(&c, &tx))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         *state.areas.write().expect("areas lock") = state::areas_of(&cases);
         state.confirmed.store(n as u64, Ordering::Relaxed);
         let version = state.model().version + 1;
+        let families = fitted.roles.families().len();
         let model = Arc::new(TenantModel {
-            head: head.map(Arc::new),
+            head: fitted.head.map(Arc::new),
+            roles: Arc::new(fitted.roles),
+            lexical: fitted.lexical.map(Arc::new),
             calibration,
             version,
             fitted_on: n,
@@ -294,6 +307,7 @@ impl Engine {
             "version": version,
             "cases": n,
             "held_out": held,
+            "families": families,
             "temperature": model.calibration.temperature,
             "conformal_q": model.calibration.conformal_q,
             "alpha": model.calibration.alpha,

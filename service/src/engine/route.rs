@@ -53,6 +53,10 @@ impl Engine {
             .head
             .as_deref()
             .map(|h| (h, h.input(vector, input.place.district.as_deref())));
+        let lexical_input = model
+            .lexical
+            .as_deref()
+            .map(|l| (l, l.features(&input.text, district)));
         let scored = if contentless {
             Scored::default()
         } else {
@@ -63,10 +67,12 @@ impl Engine {
                 neighbours: &neighbours,
                 local_neighbours: &local,
                 head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
+                lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
                 district: input.place.district.as_deref(),
                 departments: &infos,
                 areas: guard.as_deref().unwrap_or(&empty),
                 confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
+                roles: &model.roles,
             })
         };
         let probs = softmax_t(&scored.scores, model.calibration.temperature);
@@ -94,6 +100,7 @@ impl Engine {
             .as_deref()
             .and_then(|d| departments.iter().find(|x| x.code == d))
             .and_then(|d| d.auto_threshold)
+            .or(model.calibration.auto_threshold)
             .unwrap_or(tenant.auto_threshold);
         // Text in a language the routing was not built for is routed but never
         // sent on without a supervisor.

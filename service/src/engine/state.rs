@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::{
-    AreaStats, Calibration, HeadFitOptions, Neighbour, ScoreInput, Scorer, SoftmaxHead,
+    roles, AreaStats, Calibration, HeadFitOptions, LexicalFitOptions, LexicalHead, Neighbour,
+    RoleOptions, Roles, ScoreInput, Scorer, SoftmaxHead,
 };
 
 use crate::index::{CaseFilter, CasePoint};
@@ -22,8 +23,13 @@ use super::EngineError;
 /// restart loads them instead of refitting).
 #[derive(Debug, Clone, Default)]
 pub struct TenantModel {
-    /// Softmax head over embeddings (`None` before the first fit).
+    /// Softmax head over embeddings (`None` before the first fit); its classes
+    /// are the labels of `roles` (a family, or a lone department).
     pub head: Option<Arc<SoftmaxHead>>,
+    /// Families of local departments learned with the head.
+    pub roles: Arc<Roles>,
+    /// Lexical model over the redacted texts (same labels as the head).
+    pub lexical: Option<Arc<LexicalHead>>,
     /// Temperature and conformal quantile.
     pub calibration: Calibration,
     /// Increases with every refit.
@@ -114,6 +120,10 @@ pub async fn confirmed_cases(
 #[derive(serde::Serialize, serde::Deserialize)]
 struct StoredModel {
     head: Option<SoftmaxHead>,
+    #[serde(default)]
+    roles: Roles,
+    #[serde(default)]
+    lexical: Option<LexicalHead>,
     calibration: Calibration,
     version: u64,
     fitted_on: usize,
@@ -124,6 +134,8 @@ impl TenantModel {
     pub fn to_json(&self) -> serde_json::Result<String> {
         serde_json::to_string(&StoredModel {
             head: self.head.as_deref().cloned(),
+            roles: (*self.roles).clone(),
+            lexical: self.lexical.as_deref().cloned(),
             calibration: self.calibration.clone(),
             version: self.version,
             fitted_on: self.fitted_on,
@@ -135,6 +147,8 @@ impl TenantModel {
         let s: StoredModel = serde_json::from_str(body)?;
         Ok(Self {
             head: s.head.map(Arc::new),
+            roles: Arc::new(s.roles.reindexed()),
+            lexical: s.lexical.map(|l| Arc::new(l.reindexed())),
             calibration: s.calibration,
             version: s.version,
             fitted_on: s.fitted_on,
@@ -178,12 +192,43 @@ pub fn areas_of(cases: &[CasePoint]) -> AreaStats {
     a
 }
 
-/// Fits a head on cases (blocking; call from a blocking thread).
-pub fn fit_head(cases: &[CasePoint]) -> Option<SoftmaxHead> {
-    let mut classes: Vec<String> = cases
+/// The fitted parts learned from a set of confirmed cases.
+pub struct Fitted {
+    /// Families of local departments.
+    pub roles: Roles,
+    /// Softmax head over embedding + district, with family labels.
+    pub head: Option<SoftmaxHead>,
+    /// Lexical model over text + district, with the same labels.
+    pub lexical: Option<LexicalHead>,
+}
+
+/// Redacted texts of cases, by appeal id (the lexical model's input).
+pub type CaseTexts = HashMap<u64, String>;
+
+/// Reads the redacted texts of cases from the record.
+pub async fn case_texts(memory: &CaseMemory, cases: &[CasePoint]) -> Result<CaseTexts, EngineError> {
+    let mut out = HashMap::with_capacity(cases.len());
+    for chunk in cases.chunks(2000) {
+        let ids: Vec<i64> = chunk.iter().map(|c| c.id as i64).collect();
+        for a in memory.record().appeals_by_ids(&ids).await? {
+            out.insert(a.id as u64, a.data.redacted_text);
+        }
+    }
+    Ok(out)
+}
+
+/// Learns the department families and fits the head on cases (blocking; call
+/// from a blocking thread).
+pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts) -> Fitted {
+    let labelled: Vec<(&str, &CasePoint)> = cases
         .iter()
-        .filter_map(|c| c.payload.department.clone())
+        .filter_map(|c| Some((c.payload.department.as_deref()?, c)))
         .collect();
+    let areas = areas_of(cases);
+    let centroids = roles::centroids(labelled.iter().map(|(d, c)| (*d, c.vector.as_slice())));
+    let roles = Roles::learn_from_history(&areas, &centroids, &RoleOptions::default());
+    let labels: Vec<String> = labelled.iter().map(|(d, _)| roles.label(d)).collect();
+    let mut classes = labels.clone();
     classes.sort();
     classes.dedup();
     let index: HashMap<&str, usize> = classes
@@ -191,23 +236,36 @@ pub fn fit_head(cases: &[CasePoint]) -> Option<SoftmaxHead> {
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
-    let mut xs = Vec::with_capacity(cases.len());
-    let mut districts = Vec::with_capacity(cases.len());
-    let mut ys = Vec::with_capacity(cases.len());
-    for c in cases {
-        if let Some(d) = &c.payload.department {
-            xs.push(c.vector.as_slice());
-            districts.push(c.payload.district.as_deref());
-            ys.push(index[d.as_str()]);
-        }
-    }
-    SoftmaxHead::fit_with_districts(
+    let xs: Vec<&[f32]> = labelled.iter().map(|(_, c)| c.vector.as_slice()).collect();
+    let districts: Vec<Option<&str>> = labelled
+        .iter()
+        .map(|(_, c)| c.payload.district.as_deref())
+        .collect();
+    let ys: Vec<usize> = labels.iter().map(|l| index[l.as_str()]).collect();
+    let head = SoftmaxHead::fit_with_districts(
         &xs,
         &districts,
         &ys,
         classes.clone(),
         &HeadFitOptions::default(),
-    )
+    );
+    let with_text: Vec<(usize, &str)> = labelled
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, c))| Some((i, texts.get(&c.id)?.as_str())))
+        .collect();
+    let lexical = LexicalHead::fit(
+        &with_text.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
+        &with_text.iter().map(|(i, _)| districts[*i]).collect::<Vec<_>>(),
+        &with_text.iter().map(|(i, _)| ys[*i]).collect::<Vec<_>>(),
+        classes,
+        &LexicalFitOptions::default(),
+    );
+    Fitted {
+        roles,
+        head,
+        lexical,
+    }
 }
 
 /// The `k` nearest confirmed cases of a tenant, optionally only from one
@@ -250,9 +308,10 @@ pub async fn calibration_cases(
     memory: &CaseMemory,
     tenant: &str,
     scorer: &Scorer,
-    head: Option<&SoftmaxHead>,
+    fitted: &Fitted,
     areas: &AreaStats,
     held_out: &[CasePoint],
+    texts: &CaseTexts,
     confirmed_before: u64,
 ) -> Result<Vec<(Vec<f64>, usize)>, EngineError> {
     let mut out = Vec::with_capacity(held_out.len());
@@ -269,15 +328,25 @@ pub async fn calibration_cases(
             Some(d) => neighbours(memory, tenant, &case.vector, Some(d), at, own, k).await?,
             None => Vec::new(),
         };
-        let head_input = head.map(|h| (h, h.input(&case.vector, district)));
+        let head_input = fitted
+            .head
+            .as_ref()
+            .map(|h| (h, h.input(&case.vector, district)));
+        let lexical_input = fitted
+            .lexical
+            .as_ref()
+            .zip(texts.get(&case.id))
+            .map(|(l, t)| (l, l.features(t, district)));
         let input = ScoreInput {
             neighbours: &global,
             local_neighbours: &local,
             head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
+            lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
             district: case.payload.district.as_deref(),
             departments: &[],
             areas,
             confirmed_total: confirmed_before,
+            roles: &fitted.roles,
         };
         let scored = scorer.score(&input);
         if scored.candidates.is_empty() {

@@ -10,6 +10,9 @@ use super::{
     APPEAL_SELECT,
 };
 
+/// Stored routing model versions kept per tenant.
+const KEPT_MODEL_VERSIONS: i64 = 3;
+
 /// Statuses a supervisor's decision applies to: an appeal waiting for review,
 /// routed automatically (a supervisor may correct it), sent back by a
 /// department, or never routed. A decided or imported appeal is settled: a
@@ -399,7 +402,8 @@ impl Record {
             .collect()
     }
 
-    /// Stores a fitted routing model (opaque JSON) under its version.
+    /// Stores a fitted routing model (opaque JSON) under its version; older
+    /// bodies beyond the last few are dropped.
     pub async fn save_routing_model(&self, tenant: &str, version: u64, body: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO routing_models (tenant_id, version, created_at, body) VALUES ($1, $2, $3, $4)",
@@ -410,6 +414,13 @@ impl Record {
         .bind(body)
         .execute(&self.pool)
         .await?;
+        // Bodies hold the lexical weights (megabytes): keep the last few for
+        // inspection; every refit stays in the audit log with its numbers.
+        sqlx::query("DELETE FROM routing_models WHERE tenant_id = $1 AND version <= $2")
+            .bind(tenant)
+            .bind(version as i64 - KEPT_MODEL_VERSIONS)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

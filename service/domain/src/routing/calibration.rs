@@ -20,6 +20,11 @@ pub struct Calibration {
     pub alpha: f64,
     /// Number of cases behind the fit.
     pub n: usize,
+    /// Lowest confidence at which auto-routing reaches the target precision on
+    /// the calibration cases (see [`Calibration::with_auto_threshold`]);
+    /// `None`: too few cases, or the target is out of reach.
+    #[serde(default)]
+    pub auto_threshold: Option<f64>,
 }
 
 impl Default for Calibration {
@@ -29,6 +34,7 @@ impl Default for Calibration {
             conformal_q: None,
             alpha: 0.1,
             n: 0,
+            auto_threshold: None,
         }
     }
 }
@@ -52,6 +58,14 @@ pub fn softmax_t(scores: &[f64], temperature: f64) -> Vec<f64> {
         p.iter_mut().for_each(|v| *v /= sum);
     }
     p
+}
+
+/// Wilson score lower bound of a proportion `k / n` at `z` standard errors.
+fn wilson_lower(k: usize, n: usize, z: f64) -> f64 {
+    let n = n as f64;
+    let p = k as f64 / n;
+    let z2 = z * z;
+    (p + z2 / (2.0 * n) - z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt()) / (1.0 + z2 / n)
 }
 
 /// Mean negative log-likelihood of the true classes at temperature `t`.
@@ -100,7 +114,44 @@ impl Calibration {
             conformal_q,
             alpha,
             n,
+            auto_threshold: None,
         }
+    }
+
+    /// Sets [`Calibration::auto_threshold`]: the lowest confidence `t` such
+    /// that, among the calibration cases with confidence >= `t`, precision is
+    /// at least `target` with ~90% confidence (the Wilson lower bound, z =
+    /// 1.28, must reach it — the point estimate alone would miss the target
+    /// half of the time on new appeals). Needs at least `min_cases` such cases.
+    pub fn with_auto_threshold(
+        mut self,
+        cases: &[(Vec<f64>, usize)],
+        target: f64,
+        min_cases: usize,
+    ) -> Self {
+        let mut confident: Vec<(f64, bool)> = cases
+            .iter()
+            .map(|(s, y)| {
+                let p = softmax_t(s, self.temperature);
+                let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]));
+                best.map_or((0.0, false), |b| (p[b], b == *y))
+            })
+            .collect();
+        confident.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let (mut right, mut threshold) = (0usize, None);
+        for (k, (conf, ok)) in confident.iter().enumerate() {
+            right += usize::from(*ok);
+            let n = k + 1;
+            // Ties: a threshold can only sit between distinct confidences.
+            if confident.get(n).is_some_and(|next| next.0 == *conf) {
+                continue;
+            }
+            if n >= min_cases && wilson_lower(right, n, 1.28) >= target {
+                threshold = Some(*conf);
+            }
+        }
+        self.auto_threshold = threshold;
+        self
     }
 
     /// The prediction set for calibrated probabilities `p` (any order).
@@ -141,6 +192,38 @@ impl Calibration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_threshold_reaches_the_target_precision_with_a_margin() {
+        // 400 cases: confidence rises with the index; the first 100 are 50% right,
+        // the rest all right except every 40th.
+        let cases: Vec<(Vec<f64>, usize)> = (0..400)
+            .map(|i| {
+                let margin = i as f64 / 100.0;
+                let right = if i < 100 { i % 2 == 0 } else { i % 40 != 0 };
+                (vec![margin, 0.0], if right { 0 } else { 1 })
+            })
+            .collect();
+        let cal = Calibration {
+            temperature: 1.0,
+            ..Calibration::default()
+        }
+        .with_auto_threshold(&cases, 0.95, 50);
+        let t = cal.auto_threshold.expect("reachable");
+        let chosen: Vec<_> = cases
+            .iter()
+            .filter(|(s, _)| softmax_t(s, 1.0)[0] >= t)
+            .collect();
+        let precision =
+            chosen.iter().filter(|(_, y)| *y == 0).count() as f64 / chosen.len() as f64;
+        assert!(precision >= 0.95, "{precision}");
+        assert!(chosen.len() >= 250, "{}", chosen.len());
+        // An unreachable target, or too few cases, leaves it unset.
+        let none = Calibration::default().with_auto_threshold(&cases, 0.999, 50);
+        assert_eq!(none.auto_threshold, None);
+        let few = Calibration::default().with_auto_threshold(&cases[..30], 0.5, 50);
+        assert_eq!(few.auto_threshold, None);
+    }
 
     #[test]
     fn temperature_shrinks_overconfident_scores() {

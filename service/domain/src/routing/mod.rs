@@ -10,6 +10,9 @@
 //! - [`areas`]: which departments serve the appeal's district — learned from
 //!   history or declared in the catalogue; housing agencies exist per district,
 //!   so the text alone cannot name the right one;
+//! - [`roles`]: families of local departments doing the same job in different
+//!   districts (one housing agency per district), so competence is learned
+//!   from the whole city's cases and the district names the member;
 //! - descriptions: similarity to each department's description, for the cold
 //!   start before any history exists.
 //!
@@ -20,10 +23,14 @@ pub mod areas;
 pub mod calibration;
 pub mod head;
 pub mod knn;
+pub mod lexical;
+pub mod roles;
 mod scorer;
 
 pub use areas::AreaStats;
 pub use calibration::{Calibration, ConformalSet};
 pub use head::{HeadFitOptions, SoftmaxHead};
 pub use knn::Neighbour;
+pub use lexical::{LexicalFitOptions, LexicalHead, SparseVec};
+pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};

@@ -5,6 +5,8 @@ use std::collections::{BTreeSet, HashMap};
 use super::areas::AreaStats;
 use super::head::SoftmaxHead;
 use super::knn::{self, Neighbour};
+use super::lexical::{LexicalHead, SparseVec};
+use super::roles::Roles;
 
 /// Tunable weights of the routing signals. Defaults were chosen on a time split
 /// of St Petersburg history (see docs/routing.md) and are per-tenant config.
@@ -28,6 +30,8 @@ pub struct RoutingParams {
     pub w_near: f64,
     /// Weight of the softmax head.
     pub w_head: f64,
+    /// Weight of the lexical (character and word n-gram) model.
+    pub w_lex: f64,
     /// Weight of the district/jurisdiction signal.
     pub w_place: f64,
     /// Weight of description similarity at cold start (fades with history).
@@ -51,6 +55,7 @@ impl Default for RoutingParams {
             near_similarity: 0.97,
             w_near: 2.0,
             w_head: 1.0,
+            w_lex: 1.0,
             w_place: 1.0,
             w_desc: 1.0,
             area_strength: 1.0,
@@ -83,6 +88,8 @@ pub struct ScoreInput<'a> {
     pub local_neighbours: &'a [Neighbour],
     /// The fitted head and the appeal's embedding.
     pub head: Option<(&'a SoftmaxHead, &'a [f32])>,
+    /// The fitted lexical model and the appeal's features.
+    pub lexical: Option<(&'a LexicalHead, &'a SparseVec)>,
     /// The appeal's district, if given.
     pub district: Option<&'a str>,
     /// The department catalogue.
@@ -91,6 +98,10 @@ pub struct ScoreInput<'a> {
     pub areas: &'a AreaStats,
     /// Confirmed cases of the tenant (drives the cold-start fade).
     pub confirmed_total: u64,
+    /// Families of local departments (see [`Roles`]): a text neighbour from
+    /// another district votes for its family's member in the appeal's
+    /// district, and the head's family probability goes to that member.
+    pub roles: &'a Roles,
 }
 
 /// Per-signal probability of each candidate, for explanations.
@@ -104,6 +115,8 @@ pub struct SignalProbs {
     pub near: Option<Vec<f64>>,
     /// From the head.
     pub head: Option<Vec<f64>>,
+    /// From the lexical model.
+    pub lexical: Option<Vec<f64>>,
     /// Place factor (relative likelihood of the district; 1 = neutral).
     pub place: Option<Vec<f64>>,
     /// From description similarity.
@@ -164,6 +177,45 @@ impl Scorer {
         Some(probs)
     }
 
+    /// Adds `weight * log P(candidate)` from a model over labels (a family or a
+    /// lone department, see [`Roles`]); returns the probabilities.
+    fn label_term(
+        &self,
+        raw: &[f32],
+        classes: &[String],
+        candidates: &[String],
+        input: &ScoreInput<'_>,
+        weight: f64,
+        scores: &mut [f64],
+    ) -> Vec<f64> {
+        let index: HashMap<&str, usize> = classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let roles = input.roles;
+        let district = input.district.filter(|d| !d.is_empty());
+        let mut probs: Vec<f64> = candidates
+            .iter()
+            // A department the model was not fitted on (new since the last
+            // refit) gets a neutral share, not a veto; a family member gets
+            // its share of the family's probability.
+            .map(|c| {
+                let label = roles.label(c);
+                index
+                    .get(label.as_str())
+                    .map_or(1.0 / raw.len().max(1) as f64, |&i| {
+                        raw[i] as f64 * roles.share(&label, c, district)
+                    })
+            })
+            .collect();
+        normalise(&mut probs);
+        for (s, q) in scores.iter_mut().zip(&probs) {
+            *s += weight * q.max(FLOOR).ln();
+        }
+        probs
+    }
+
     /// A scorer with these parameters.
     pub fn new(params: RoutingParams) -> Self {
         Self { params }
@@ -187,10 +239,35 @@ impl Scorer {
                 .filter(|d| d.active)
                 .map(|d| d.code.as_str()),
         );
+        let district = input.district.filter(|d| !d.is_empty());
+        // Neighbours from elsewhere, translated to the member of their family
+        // that serves the appeal's district.
+        let translated: Vec<Neighbour> = input
+            .neighbours
+            .iter()
+            .map(|n| Neighbour {
+                department: input.roles.translate(&n.department, district).to_string(),
+                ..n.clone()
+            })
+            .collect();
+        set.extend(translated.iter().map(|n| n.department.as_str()));
         set.extend(input.neighbours.iter().map(|n| n.department.as_str()));
         set.extend(input.local_neighbours.iter().map(|n| n.department.as_str()));
-        if let Some((h, _)) = input.head {
-            set.extend(h.classes.iter().map(String::as_str));
+        let label_classes = input
+            .head
+            .map(|(h, _)| &h.classes)
+            .into_iter()
+            .chain(input.lexical.map(|(l, _)| &l.classes));
+        for classes in label_classes {
+            set.extend(
+                classes
+                    .iter()
+                    .filter(|c| input.roles.share(c, c, None) > 0.0)
+                    .map(String::as_str),
+            );
+            for f in input.roles.families() {
+                set.extend(f.members.iter().map(|m| m.0.as_str()));
+            }
         }
         let candidates: Vec<String> = set
             .into_iter()
@@ -204,32 +281,23 @@ impl Scorer {
             return Scored::default();
         }
 
-        signals.knn = self.vote_term(input.neighbours, &candidates, p.w_knn, &mut scores);
+        signals.knn = self.vote_term(&translated, &candidates, p.w_knn, &mut scores);
         signals.local = self.vote_term(input.local_neighbours, &candidates, p.w_local, &mut scores);
+        let near: Vec<Neighbour> = input
+            .neighbours
+            .iter()
+            .filter(|n| n.similarity >= p.near_similarity)
+            .cloned()
+            .collect();
+        signals.near = self.vote_term(&near, &candidates, p.w_near, &mut scores);
 
         if let Some((head, x)) = input.head {
             let raw = head.predict(x);
-            let index: HashMap<&str, usize> = head
-                .classes
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.as_str(), i))
-                .collect();
-            let mut probs: Vec<f64> = candidates
-                .iter()
-                // A department the head was not fitted on (new since the last
-                // refit) gets a neutral share, not a veto.
-                .map(|c| {
-                    index
-                        .get(c.as_str())
-                        .map_or(1.0 / raw.len().max(1) as f64, |&i| raw[i] as f64)
-                })
-                .collect();
-            normalise(&mut probs);
-            for (s, q) in scores.iter_mut().zip(&probs) {
-                *s += p.w_head * q.max(FLOOR).ln();
-            }
-            signals.head = Some(probs);
+            signals.head = Some(self.label_term(&raw, &head.classes, &candidates, input, p.w_head, &mut scores));
+        }
+        if let Some((lex, x)) = input.lexical {
+            let raw = lex.predict(x);
+            signals.lexical = Some(self.label_term(&raw, &lex.classes, &candidates, input, p.w_lex, &mut scores));
         }
 
         // A district nobody has seen (no confirmed case, no declared area) says
@@ -246,7 +314,7 @@ impl Scorer {
                     .values()
                     .any(|areas| areas.iter().any(|a| a == district))
         };
-        if let Some(district) = input.district.filter(|d| !d.is_empty() && known(d)) {
+        if let Some(district) = district.filter(|d| known(d)) {
             let prior = input.areas.district_prior(district);
             let factors: Vec<f64> = candidates
                 .iter()
@@ -345,10 +413,12 @@ mod tests {
             neighbours: &ns,
             local_neighbours: &[],
             head: None,
+            lexical: None,
             district: Some("South"),
             departments: &[],
             areas: &areas,
             confirmed_total: 100,
+            roles: &Roles::default(),
         };
         // ...but the appeal is from the south.
         assert_eq!(best(&Scorer::default().score(&input)), "housing-south");
@@ -386,10 +456,12 @@ mod tests {
             neighbours: &[],
             local_neighbours: &[],
             head: None,
+            lexical: None,
             district: None,
             departments: &deps,
             areas: &areas,
             confirmed_total: 0,
+            roles: &Roles::default(),
         };
         let s = Scorer::default().score(&input);
         assert_eq!(best(&s), "roads");
@@ -424,10 +496,12 @@ mod tests {
             neighbours: &ns,
             local_neighbours: &[],
             head: None,
+            lexical: None,
             district: Some("West"),
             departments: &deps,
             areas: &areas,
             confirmed_total: 2,
+            roles: &Roles::default(),
         };
         assert_eq!(best(&Scorer::default().score(&input)), "b");
     }
@@ -444,10 +518,12 @@ mod tests {
             neighbours: &ns,
             local_neighbours: &[],
             head: None,
+            lexical: None,
             district: Some("Atlantis"),
             departments: &[],
             areas: &areas,
             confirmed_total: 101,
+            roles: &Roles::default(),
         };
         let s = Scorer::default().score(&input);
         assert!(s.signals.place.is_none());
@@ -461,10 +537,12 @@ mod tests {
             neighbours: &[],
             local_neighbours: &[],
             head: None,
+            lexical: None,
             district: Some("x"),
             departments: &[],
             areas: &areas,
             confirmed_total: 0,
+            roles: &Roles::default(),
         };
         assert!(Scorer::default().score(&input).candidates.is_empty());
     }

@@ -1,0 +1,395 @@
+//! A lexical model: hashed TF-IDF word and character n-grams plus the district,
+//! into a softmax over the same labels as the embedding head.
+//!
+//! A small sentence embedding blurs exactly what often decides the competent
+//! body: street and organisation names, abbreviations ("ТСЖ", "ГАТИ"), typos
+//! of both. Character n-grams keep them. The two models err differently, so
+//! their product is better than either (docs/routing.md has the numbers).
+//!
+//! Features are hashed (no vocabulary to store or to grow): word unigrams and
+//! bigrams, and character 2-5 grams of each word padded with spaces, each with
+//! a sublinear term frequency times the inverse document frequency of its
+//! bucket (buckets seen in fewer than two training documents are dropped),
+//! l2-normalised, plus a one-hot district feature. The weights are fitted by
+//! AdaGrad on mini-batches touching only the rows of the features present,
+//! and stored quantised to 8 bits per weight with a scale per row.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Hash buckets of the feature space (2^18).
+const BUCKETS: usize = 1 << 18;
+
+/// A sparse feature vector: `(bucket, value)`, buckets ascending and unique.
+pub type SparseVec = Vec<(u32, f32)>;
+
+/// Options of a fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexicalFitOptions {
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// AdaGrad learning rate.
+    pub learning_rate: f32,
+    /// L2 penalty per example (applied to the rows a batch touches).
+    pub l2: f32,
+    /// Seed of the shuffling.
+    pub seed: u64,
+}
+
+impl Default for LexicalFitOptions {
+    fn default() -> Self {
+        Self {
+            epochs: 5,
+            batch: 64,
+            learning_rate: 0.2,
+            l2: 1e-6,
+            seed: 11,
+        }
+    }
+}
+
+/// A fitted lexical model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LexicalHead {
+    /// Labels, in column order.
+    pub classes: Vec<String>,
+    /// `(bucket, idf)` of the buckets kept, ascending.
+    idf: Vec<(u32, f32)>,
+    /// Per kept bucket: the scale of its quantised row.
+    scales: Vec<f32>,
+    /// Quantised weights, `idf.len() x classes.len()`, stored as base64.
+    #[serde(with = "packed")]
+    weights: Vec<i8>,
+    bias: Vec<f32>,
+    /// Row of each kept bucket (rebuilt on load).
+    #[serde(skip)]
+    rows: HashMap<u32, usize>,
+}
+
+/// Lower-cased word tokens of two or more letters or digits.
+fn words(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// FNV-1a, with a namespace byte so words, bigrams, n-grams and districts
+/// never share a bucket by construction.
+fn bucket(namespace: u8, parts: &[&str]) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ namespace as u64;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0x1f;
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        for b in p.as_bytes() {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    (h % BUCKETS as u64) as u32
+}
+
+/// Raw term counts of a text's hashed features.
+fn counts(text: &str) -> HashMap<u32, f32> {
+    let ws = words(text);
+    let mut out: HashMap<u32, f32> = HashMap::new();
+    for (i, w) in ws.iter().enumerate() {
+        *out.entry(bucket(1, &[w])).or_default() += 1.0;
+        if let Some(next) = ws.get(i + 1) {
+            *out.entry(bucket(2, &[w, next])).or_default() += 1.0;
+        }
+        let padded: Vec<char> = std::iter::once(' ')
+            .chain(w.chars())
+            .chain(std::iter::once(' '))
+            .collect();
+        for n in 2..=5 {
+            if padded.len() < n {
+                break;
+            }
+            for win in padded.windows(n) {
+                let s: String = win.iter().collect();
+                *out.entry(bucket(3, &[&s])).or_default() += 1.0;
+            }
+        }
+    }
+    out
+}
+
+fn district_bucket(district: &str) -> u32 {
+    bucket(4, &[district])
+}
+
+/// Document frequencies of buckets over a corpus.
+fn document_frequencies(docs: &[HashMap<u32, f32>]) -> HashMap<u32, u32> {
+    let mut df: HashMap<u32, u32> = HashMap::new();
+    for d in docs {
+        for b in d.keys() {
+            *df.entry(*b).or_default() += 1;
+        }
+    }
+    df
+}
+
+impl LexicalHead {
+    /// Fits on texts with their districts, labelled by `ys` (indices into
+    /// `classes`). `None` when there is nothing to learn.
+    pub fn fit(
+        texts: &[&str],
+        districts: &[Option<&str>],
+        ys: &[usize],
+        classes: Vec<String>,
+        opts: &LexicalFitOptions,
+    ) -> Option<Self> {
+        let c = classes.len();
+        let n = texts.len();
+        if n == 0 || c < 2 || ys.len() != n || districts.len() != n || ys.iter().any(|&y| y >= c) {
+            return None;
+        }
+        let raw: Vec<HashMap<u32, f32>> = texts.iter().map(|t| counts(t)).collect();
+        let df = document_frequencies(&raw);
+        let mut idf: Vec<(u32, f32)> = df
+            .into_iter()
+            .filter(|&(_, f)| f >= 2)
+            .map(|(b, f)| (b, ((1.0 + n as f32) / (1.0 + f as f32)).ln() + 1.0))
+            .collect();
+        let mut seen: Vec<u32> = districts.iter().flatten().map(|d| district_bucket(d)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        idf.extend(seen.into_iter().map(|b| (b, 0.0)));
+        idf.sort_unstable_by_key(|e| e.0);
+        idf.dedup_by_key(|e| e.0);
+        let rows: HashMap<u32, usize> = idf.iter().enumerate().map(|(i, (b, _))| (*b, i)).collect();
+        let mut head = Self {
+            classes,
+            idf,
+            scales: Vec::new(),
+            weights: Vec::new(),
+            bias: vec![0.0; c],
+            rows,
+        };
+        let xs: Vec<Vec<(usize, f32)>> = raw
+            .iter()
+            .zip(districts)
+            .map(|(r, d)| head.rows_of(r, *d))
+            .collect();
+        let w = head.train(&xs, ys, opts);
+        head.quantise(&w);
+        Some(head)
+    }
+
+    /// The model's input for a text and district: `(row, value)` pairs.
+    fn rows_of(&self, counts: &HashMap<u32, f32>, district: Option<&str>) -> Vec<(usize, f32)> {
+        let mut x: Vec<(usize, f32)> = counts
+            .iter()
+            .filter_map(|(b, tf)| {
+                let row = *self.rows.get(b)?;
+                let idf = self.idf[row].1;
+                (idf > 0.0).then(|| (row, (1.0 + tf.ln()) * idf))
+            })
+            .collect();
+        // Sorted first: the sum below then runs in one order, so a text always
+        // gets bit-identical features.
+        x.sort_unstable_by_key(|e| e.0);
+        let norm = x.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            x.iter_mut().for_each(|(_, v)| *v /= norm);
+        }
+        if let Some(row) = district.and_then(|d| self.rows.get(&district_bucket(d))) {
+            x.push((*row, 1.0));
+        }
+        x.sort_unstable_by_key(|e| e.0);
+        x
+    }
+
+    /// Features of a text and district, for [`LexicalHead::predict`].
+    pub fn features(&self, text: &str, district: Option<&str>) -> SparseVec {
+        self.rows_of(&counts(text), district)
+            .into_iter()
+            .map(|(r, v)| (r as u32, v))
+            .collect()
+    }
+
+    /// Class probabilities for features from [`LexicalHead::features`].
+    pub fn predict(&self, x: &SparseVec) -> Vec<f32> {
+        let c = self.classes.len();
+        let mut z = self.bias.clone();
+        for &(row, v) in x {
+            let row = row as usize;
+            let Some(scale) = self.scales.get(row) else {
+                continue;
+            };
+            let s = v * scale;
+            for (zk, w) in z.iter_mut().zip(&self.weights[row * c..(row + 1) * c]) {
+                *zk += s * *w as f32;
+            }
+        }
+        softmax(&mut z);
+        z
+    }
+
+    fn train(&self, xs: &[Vec<(usize, f32)>], ys: &[usize], opts: &LexicalFitOptions) -> Vec<f32> {
+        let c = self.classes.len();
+        let rows = self.idf.len();
+        let mut w = vec![0f32; rows * c];
+        let mut g2 = vec![1e-8f32; rows * c];
+        let mut bias = vec![0f32; c];
+        let mut bias_g2 = vec![1e-8f32; c];
+        let mut order: Vec<usize> = (0..xs.len()).collect();
+        let mut rng = opts.seed.max(1);
+        let mut grad: HashMap<usize, Vec<f32>> = HashMap::new();
+        let mut z = vec![0f32; c];
+        for _ in 0..opts.epochs {
+            // Fisher-Yates with xorshift: reproducible without a dependency.
+            for i in (1..order.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                order.swap(i, (rng % (i as u64 + 1)) as usize);
+            }
+            for batch in order.chunks(opts.batch.max(1)) {
+                grad.clear();
+                let mut gb = vec![0f32; c];
+                for &i in batch {
+                    z.copy_from_slice(&bias);
+                    for &(row, v) in &xs[i] {
+                        for (zk, wk) in z.iter_mut().zip(&w[row * c..(row + 1) * c]) {
+                            *zk += v * wk;
+                        }
+                    }
+                    softmax(&mut z);
+                    z[ys[i]] -= 1.0;
+                    for (g, zk) in gb.iter_mut().zip(&z) {
+                        *g += zk;
+                    }
+                    for &(row, v) in &xs[i] {
+                        let g = grad.entry(row).or_insert_with(|| vec![0.0; c]);
+                        for (gk, zk) in g.iter_mut().zip(&z) {
+                            *gk += v * zk;
+                        }
+                    }
+                }
+                let scale = 1.0 / batch.len() as f32;
+                for (row, g) in &grad {
+                    let ws = &mut w[row * c..(row + 1) * c];
+                    let ss = &mut g2[row * c..(row + 1) * c];
+                    for k in 0..c {
+                        let gk = g[k] * scale + opts.l2 * ws[k];
+                        ss[k] += gk * gk;
+                        ws[k] -= opts.learning_rate * gk / ss[k].sqrt();
+                    }
+                }
+                for k in 0..c {
+                    let gk = gb[k] * scale;
+                    bias_g2[k] += gk * gk;
+                    bias[k] -= opts.learning_rate * gk / bias_g2[k].sqrt();
+                }
+            }
+        }
+        // The bias is kept exactly; only the row weights are quantised.
+        let mut out = w;
+        out.extend_from_slice(&bias);
+        out
+    }
+
+    fn quantise(&mut self, w: &[f32]) {
+        let c = self.classes.len();
+        let rows = self.idf.len();
+        self.bias = w[rows * c..].to_vec();
+        self.scales = Vec::with_capacity(rows);
+        self.weights = Vec::with_capacity(rows * c);
+        for r in 0..rows {
+            let row = &w[r * c..(r + 1) * c];
+            let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            self.scales.push(scale);
+            self.weights
+                .extend(row.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8));
+        }
+    }
+
+    /// Restores the look-up table of a deserialised value.
+    pub fn reindexed(mut self) -> Self {
+        self.rows = self.idf.iter().enumerate().map(|(i, (b, _))| (*b, i)).collect();
+        self
+    }
+}
+
+fn softmax(z: &mut [f32]) {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in z.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    z.iter_mut().for_each(|v| *v /= sum);
+}
+
+/// Serde for the quantised weights: base64 of the bytes (a JSON array of
+/// numbers would be three to four times larger).
+mod packed {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(w: &[i8], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = w.iter().map(|&b| b as u8).collect();
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i8>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)?;
+        Ok(bytes.into_iter().map(|b| b as i8).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_embedding_blurs_are_learned_and_survive_storage() {
+        let texts = [
+            "протечка крыши ТСЖ Ленинградские вечера",
+            "ТСЖ Ленинградские вечера не чинит крышу",
+            "яма на дороге улица Савушкина",
+            "дорога разбита на улице Савушкина яма",
+            "мусор во дворе не вывозят",
+            "не вывозят мусор контейнеры полные",
+        ];
+        let ys = [0, 0, 1, 1, 2, 2];
+        let classes = vec!["housing".into(), "roads".into(), "waste".into()];
+        let districts = [Some("A"), Some("A"), Some("B"), Some("B"), None, None];
+        let opts = LexicalFitOptions {
+            epochs: 60,
+            ..LexicalFitOptions::default()
+        };
+        // Every token appears in two documents, so min-df keeps them.
+        let head = LexicalHead::fit(&texts, &districts, &ys, classes, &opts).unwrap();
+        let p = head.predict(&head.features("тсж ленинградские вечера опять", None));
+        assert!(p[0] > 0.5, "{p:?}");
+        let p = head.predict(&head.features("савушкина яма", Some("B")));
+        assert!(p[1] > 0.5, "{p:?}");
+        let json = serde_json::to_string(&head).unwrap();
+        let back: LexicalHead = serde_json::from_str::<LexicalHead>(&json).unwrap().reindexed();
+        assert_eq!(back, head);
+        assert_eq!(
+            back.predict(&back.features("мусор во дворе", None)),
+            head.predict(&head.features("мусор во дворе", None))
+        );
+    }
+
+    #[test]
+    fn nothing_to_learn_is_none() {
+        assert!(LexicalHead::fit(&[], &[], &[], vec!["a".into(), "b".into()], &Default::default()).is_none());
+        assert!(LexicalHead::fit(&["x y"], &[None], &[0], vec!["a".into()], &Default::default()).is_none());
+    }
+}
