@@ -243,3 +243,35 @@ async fn reopening_keeps_data_and_bad_urls_are_explained() {
     let err = Record::open("mysql://x").await.err().unwrap();
     assert!(matches!(err, RecordError::UnsupportedUrl(_)));
 }
+
+/// Concurrent submissions and decisions all commit: SQLite write transactions
+/// take the write lock up front instead of failing with "database is locked"
+/// when a read-then-write transaction cannot be upgraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_all_commit() {
+    for (name, db) in databases().await {
+        let r = std::sync::Arc::new(db.record.clone());
+        let t = tenant_id("concurrent");
+        r.upsert_tenant(&tenant(&t)).await.unwrap();
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let (r, t) = (r.clone(), t.clone());
+                tokio::spawn(async move {
+                    let ext = format!("c-{i}");
+                    let a = appeal(&t, Some(&ext), "Немає світла у під'їзді");
+                    r.insert_appeal(&a, "portal").await
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for task in tasks {
+            let inserted = task.await.unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(inserted.created, "{name}");
+            ids.push(inserted.id);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 64, "{name}");
+        assert_eq!(r.count_appeals(&t).await.unwrap(), 64, "{name}");
+    }
+}

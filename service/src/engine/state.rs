@@ -304,6 +304,7 @@ pub async fn neighbours(
 
 /// Calibration cases: the scores routing gives the held-out recent cases with a
 /// head fitted without them, and the index of the truth among the candidates.
+#[allow(clippy::too_many_arguments)]
 pub async fn calibration_cases(
     memory: &CaseMemory,
     tenant: &str,

@@ -114,7 +114,7 @@ impl Record {
         let id = random_hex(8)?;
         let secret = random_hex(32)?;
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, tenant_id, role, key_hash, label, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -191,7 +191,7 @@ impl Record {
 
     /// Revokes key `id` of `tenant`; false when the tenant has no such active key.
     pub async fn revoke_api_key(&self, tenant: &str, id: &str, actor: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 \
              WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",

@@ -139,6 +139,18 @@ impl Record {
         Ok(record)
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`): a plain `BEGIN` that reads first and then
+    /// writes cannot be upgraded while another connection writes, and fails at
+    /// once with SQLITE_BUSY_SNAPSHOT instead of waiting (busy_timeout does not
+    /// apply to it), which concurrent submissions hit.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// The dialect in use.
     pub fn dialect(&self) -> Dialect {
         self.dialect
@@ -260,7 +272,7 @@ impl Record {
     /// appeal, its audit entry and its outbox entry commit together.
     pub async fn insert_appeal(&self, a: &AppealData, actor: &str) -> Result<Inserted> {
         self.require_tenant(&a.tenant_id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(ext) = &a.external_id {
             let existing =
                 sqlx::query("SELECT id FROM appeals WHERE tenant_id = $1 AND external_id = $2")

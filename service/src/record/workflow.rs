@@ -100,7 +100,7 @@ impl Record {
             department,
         } = *s;
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE appeals SET status = $1, department = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND id = $5",
@@ -228,7 +228,7 @@ impl Record {
         allowed: &[AppealStatus],
     ) -> Result<Appeal> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!("{APPEAL_SELECT} WHERE tenant_id = $1 AND id = $2"))
             .bind(tenant)
             .bind(appeal_id)
