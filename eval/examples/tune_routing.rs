@@ -43,6 +43,7 @@ struct Case {
     local: Vec<Neighbour>,
     input: Vec<f32>,
     lexical: triage_domain::routing::SparseVec,
+    place: Vec<Neighbour>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -201,8 +202,22 @@ fn main() -> anyhow::Result<()> {
         };
         let input = head.input(&v, a.district.as_deref());
         let lex = lexical.features(text, a.district.as_deref());
+        let place = match appeal_triage::engine::valid_spot(a.lat, a.lon) {
+            Some(spot) => rt.block_on(appeal_triage::engine::place_neighbours(
+                &memory,
+                "tune",
+                &v,
+                spot,
+                30.0,
+                50,
+                Some(valid_from),
+                None,
+            ))?,
+            None => Vec::new(),
+        };
         cases.push(Case {
             lexical: lex,
+            place,
             label: a.label.clone(),
             district: a.district.clone(),
             global,
@@ -220,6 +235,7 @@ fn main() -> anyhow::Result<()> {
             let s = scorer.score(&ScoreInput {
                 neighbours: &g,
                 local_neighbours: &l,
+                place_neighbours: &c.place,
                 head: Some((&head, &c.input)),
                 lexical: Some((&lexical, &c.lexical)),
                 district: c.district.as_deref(),
@@ -243,7 +259,7 @@ fn main() -> anyhow::Result<()> {
         )
     };
     let base = RoutingParams::default();
-    println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\tw_lex\ttop1\ttop3");
+    println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\tw_lex\tw_geo\ttop1\ttop3");
     let mut best = (0.0, base.clone());
     // Each axis of the grid can be set by an env var (comma-separated values).
     let axis = |name: &str, default: &[f64]| -> Vec<f64> {
@@ -262,33 +278,37 @@ fn main() -> anyhow::Result<()> {
     let wh = axis("TUNE_W_HEAD", &[0.5, 1.0, 1.5]);
     let wp = axis("TUNE_W_PLACE", &[0.0, 0.5, 1.0]);
     let wx = axis("TUNE_W_LEX", &[0.5, 1.0, 1.5]);
+    let wg = axis("TUNE_W_GEO", &[0.0, 1.0, 2.0]);
+    let mut grid = Vec::new();
     for &knn_k in &ks {
-        for &temp in &temps {
-            for &w_knn in &wk {
-                for &w_local in &wl {
-                    for &w_head in &wh {
-                        for &w_place in &wp {
-                            for &w_lex in &wx {
-                                let p = RoutingParams {
-                                    knn_k,
-                                    knn_temperature: temp,
-                                    w_knn,
-                                    w_local,
-                                    w_head,
-                                    w_place,
-                                    w_lex,
-                                    ..base.clone()
-                                };
-                                let (t1, t3) = eval(&p);
-                                println!("{knn_k}\t{temp}\t{w_knn}\t{w_local}\t{w_head}\t{w_place}\t{w_lex}\t{t1:.4}\t{t3:.4}");
-                                if t1 > best.0 {
-                                    best = (t1, p);
-                                }
-                            }
-                        }
+        for &knn_temperature in &temps {
+            for (&w_knn, &w_local) in wk.iter().flat_map(|a| wl.iter().map(move |b| (a, b))) {
+                for (&w_head, &w_place) in wh.iter().flat_map(|a| wp.iter().map(move |b| (a, b))) {
+                    for (&w_lex, &w_geo) in wx.iter().flat_map(|a| wg.iter().map(move |b| (a, b))) {
+                        grid.push(RoutingParams {
+                            knn_k,
+                            knn_temperature,
+                            w_knn,
+                            w_local,
+                            w_head,
+                            w_place,
+                            w_lex,
+                            w_geo,
+                            ..base.clone()
+                        });
                     }
                 }
             }
+        }
+    }
+    for p in grid {
+        let (t1, t3) = eval(&p);
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{t1:.4}\t{t3:.4}",
+            p.knn_k, p.knn_temperature, p.w_knn, p.w_local, p.w_head, p.w_place, p.w_lex, p.w_geo
+        );
+        if t1 > best.0 {
+            best = (t1, p);
         }
     }
     println!("best top1 {:.4}: {:?}", best.0, best.1);

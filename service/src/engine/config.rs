@@ -85,6 +85,23 @@ pub struct RoutingConfig {
         global = true
     )]
     pub target_precision: f64,
+    /// Radius (metres) within which confirmed cases count as the same spot
+    /// (building or yard) as an appeal with coordinates; 0 turns it off.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_SPOT_RADIUS_M",
+        default_value_t = 30.0,
+        global = true
+    )]
+    pub spot_radius_m: f64,
+    /// Most recent same-spot cases consulted per appeal.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_SPOT_MAX_CASES",
+        default_value_t = 50,
+        global = true
+    )]
+    pub spot_max_cases: usize,
 }
 
 impl Default for RoutingConfig {
@@ -100,6 +117,8 @@ impl Default for RoutingConfig {
             refit_after: 500,
             head_max_cases: 200_000,
             target_precision: 0.95,
+            spot_radius_m: 30.0,
+            spot_max_cases: 50,
         }
     }
 }

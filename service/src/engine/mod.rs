@@ -35,7 +35,10 @@ use crate::record::{
 
 pub use config::RoutingConfig;
 pub use error::EngineError;
-pub use state::{case_texts, fit_router, CaseTexts, Fitted, TenantModel, TenantState};
+pub use state::{
+    case_texts, fit_router, place_neighbours, valid_spot, CaseDetail, CaseTexts, Fitted,
+    TenantModel, TenantState,
+};
 
 /// Result alias of the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -254,8 +257,8 @@ impl Engine {
             let (c, tx) = (cases.clone(), texts.clone());
             let fitted_a =
                 tokio::task::spawn_blocking(move || state::fit_router(&c[..train_end], &tx))
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))?;
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
             let areas_a = state::areas_of(&cases[..train_end]);
             let cal = state::calibration_cases(
                 &self.memory,
@@ -265,6 +268,7 @@ impl Engine {
                 &areas_a,
                 &cases[train_end..],
                 &texts,
+                (self.routing.spot_radius_m, self.routing.spot_max_cases),
                 train_end as u64,
             )
             .await?;

@@ -46,6 +46,16 @@ impl Engine {
             }
             None => Vec::new(),
         };
+        let place = match state::valid_spot(input.place.lat, input.place.lon) {
+            Some(spot) => {
+                let (radius, max) = (self.routing.spot_radius_m, self.routing.spot_max_cases);
+                state::place_neighbours(
+                    memory, &tenant.id, vector, spot, radius, max, None, exclude,
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
         let infos = self.department_infos(&state, &departments, vector).await?;
         let language = triage_domain::language::detect(&input.text);
         let contentless = !has_content(&input.text);
@@ -66,6 +76,7 @@ impl Engine {
             self.scorer.score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
+                place_neighbours: &place,
                 head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
                 lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
                 district: input.place.district.as_deref(),
@@ -319,7 +330,22 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
         out.push(Signal {
             name: "text_model".into(),
             probability: p[i],
-            note: "softmax model over the text embedding, fitted on confirmed history".into(),
+            note: "softmax model over the text embedding and district, fitted on confirmed history"
+                .into(),
+        });
+    }
+    if let Some(p) = &s.lexical {
+        out.push(Signal {
+            name: "lexical_model".into(),
+            probability: p[i],
+            note: "model over words and character n-grams (names, abbreviations), fitted on confirmed history".into(),
+        });
+    }
+    if let Some(p) = &s.geo {
+        out.push(Signal {
+            name: "same_spot".into(),
+            probability: p[i],
+            note: "votes of confirmed cases from the same building or yard".into(),
         });
     }
     if let Some(f) = &s.place {

@@ -202,19 +202,94 @@ pub struct Fitted {
     pub lexical: Option<LexicalHead>,
 }
 
-/// Redacted texts of cases, by appeal id (the lexical model's input).
-pub type CaseTexts = HashMap<u64, String>;
+/// What the record adds to a case's vector and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseDetail {
+    /// Redacted text (the lexical model's input).
+    pub text: String,
+    /// Coordinates, when given and valid.
+    pub spot: Option<(f64, f64)>,
+}
 
-/// Reads the redacted texts of cases from the record.
-pub async fn case_texts(memory: &CaseMemory, cases: &[CasePoint]) -> Result<CaseTexts, EngineError> {
+/// Record details of cases, by appeal id.
+pub type CaseTexts = HashMap<u64, CaseDetail>;
+
+/// Reads the redacted texts and coordinates of cases from the record.
+pub async fn case_texts(
+    memory: &CaseMemory,
+    cases: &[CasePoint],
+) -> Result<CaseTexts, EngineError> {
     let mut out = HashMap::with_capacity(cases.len());
     for chunk in cases.chunks(2000) {
         let ids: Vec<i64> = chunk.iter().map(|c| c.id as i64).collect();
         for a in memory.record().appeals_by_ids(&ids).await? {
-            out.insert(a.id as u64, a.data.redacted_text);
+            let spot = valid_spot(a.data.place.lat, a.data.place.lon);
+            out.insert(
+                a.id as u64,
+                CaseDetail {
+                    text: a.data.redacted_text,
+                    spot,
+                },
+            );
         }
     }
     Ok(out)
+}
+
+/// Coordinates usable for a same-spot search (both given, finite, in range).
+pub fn valid_spot(lat: Option<f64>, lon: Option<f64>) -> Option<(f64, f64)> {
+    let (lat, lon) = (lat?, lon?);
+    (lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0)
+        .then_some((lat, lon))
+}
+
+/// Confirmed cases within `radius_m` of a spot (received before `before`,
+/// without `exclude`), with their similarity to `vector`: the same building's
+/// or yard's history. Reads the record for the spot, the index for vectors.
+#[allow(clippy::too_many_arguments)]
+pub async fn place_neighbours(
+    memory: &CaseMemory,
+    tenant: &str,
+    vector: &[f32],
+    spot: (f64, f64),
+    radius_m: f64,
+    limit: usize,
+    before: Option<i64>,
+    exclude: Option<i64>,
+) -> Result<Vec<Neighbour>, EngineError> {
+    if radius_m <= 0.0 || limit == 0 {
+        return Ok(Vec::new());
+    }
+    let near: Vec<(i64, String, i64)> = memory
+        .record()
+        .nearby_confirmed(tenant, spot.0, spot.1, radius_m, before, limit + 1)
+        .await?
+        .into_iter()
+        .filter(|(id, _, _)| Some(*id) != exclude)
+        .take(limit)
+        .collect();
+    if near.is_empty() {
+        return Ok(Vec::new());
+    }
+    let points = memory
+        .index()
+        .retrieve(near.iter().map(|(id, _, _)| *id as u64).collect())
+        .await?;
+    let vectors: HashMap<u64, Vec<f32>> = points.into_iter().map(|p| (p.id, p.vector)).collect();
+    Ok(near
+        .into_iter()
+        .filter_map(|(id, department, received_at)| {
+            let v = vectors.get(&(id as u64))?;
+            let similarity = v.iter().zip(vector).map(|(a, b)| a * b).sum();
+            Some(Neighbour {
+                id,
+                department,
+                district: None,
+                similarity,
+                received_at,
+            })
+        })
+        .collect())
 }
 
 /// Learns the department families and fits the head on cases (blocking; call
@@ -252,11 +327,14 @@ pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts) -> Fitted {
     let with_text: Vec<(usize, &str)> = labelled
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, c))| Some((i, texts.get(&c.id)?.as_str())))
+        .filter_map(|(i, (_, c))| Some((i, texts.get(&c.id)?.text.as_str())))
         .collect();
     let lexical = LexicalHead::fit(
         &with_text.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
-        &with_text.iter().map(|(i, _)| districts[*i]).collect::<Vec<_>>(),
+        &with_text
+            .iter()
+            .map(|(i, _)| districts[*i])
+            .collect::<Vec<_>>(),
         &with_text.iter().map(|(i, _)| ys[*i]).collect::<Vec<_>>(),
         classes,
         &LexicalFitOptions::default(),
@@ -313,6 +391,7 @@ pub async fn calibration_cases(
     areas: &AreaStats,
     held_out: &[CasePoint],
     texts: &CaseTexts,
+    geo: (f64, usize),
     confirmed_before: u64,
 ) -> Result<Vec<(Vec<f64>, usize)>, EngineError> {
     let mut out = Vec::with_capacity(held_out.len());
@@ -337,10 +416,18 @@ pub async fn calibration_cases(
             .lexical
             .as_ref()
             .zip(texts.get(&case.id))
-            .map(|(l, t)| (l, l.features(t, district)));
+            .map(|(l, t)| (l, l.features(&t.text, district)));
+        let spot = texts.get(&case.id).and_then(|t| t.spot);
+        let place = match spot {
+            Some(spot) => {
+                place_neighbours(memory, tenant, &case.vector, spot, geo.0, geo.1, at, own).await?
+            }
+            None => Vec::new(),
+        };
         let input = ScoreInput {
             neighbours: &global,
             local_neighbours: &local,
+            place_neighbours: &place,
             head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
             lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
             district: case.payload.district.as_deref(),

@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0002_routing_models.sql"),
         include_str!("migrations/postgres/0002_routing_models.sql"),
     ),
+    (
+        3,
+        include_str!("migrations/sqlite/0003_appeal_places.sql"),
+        include_str!("migrations/postgres/0003_appeal_places.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

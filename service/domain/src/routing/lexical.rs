@@ -159,7 +159,11 @@ impl LexicalHead {
             .filter(|&(_, f)| f >= 2)
             .map(|(b, f)| (b, ((1.0 + n as f32) / (1.0 + f as f32)).ln() + 1.0))
             .collect();
-        let mut seen: Vec<u32> = districts.iter().flatten().map(|d| district_bucket(d)).collect();
+        let mut seen: Vec<u32> = districts
+            .iter()
+            .flatten()
+            .map(|d| district_bucket(d))
+            .collect();
         seen.sort_unstable();
         seen.dedup();
         idf.extend(seen.into_iter().map(|b| (b, 0.0)));
@@ -309,14 +313,21 @@ impl LexicalHead {
             let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
             let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
             self.scales.push(scale);
-            self.weights
-                .extend(row.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8));
+            self.weights.extend(
+                row.iter()
+                    .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+            );
         }
     }
 
     /// Restores the look-up table of a deserialised value.
     pub fn reindexed(mut self) -> Self {
-        self.rows = self.idf.iter().enumerate().map(|(i, (b, _))| (*b, i)).collect();
+        self.rows = self
+            .idf
+            .iter()
+            .enumerate()
+            .map(|(i, (b, _))| (*b, i))
+            .collect();
         self
     }
 }
@@ -379,7 +390,9 @@ mod tests {
         let p = head.predict(&head.features("савушкина яма", Some("B")));
         assert!(p[1] > 0.5, "{p:?}");
         let json = serde_json::to_string(&head).unwrap();
-        let back: LexicalHead = serde_json::from_str::<LexicalHead>(&json).unwrap().reindexed();
+        let back: LexicalHead = serde_json::from_str::<LexicalHead>(&json)
+            .unwrap()
+            .reindexed();
         assert_eq!(back, head);
         assert_eq!(
             back.predict(&back.features("мусор во дворе", None)),
@@ -389,7 +402,21 @@ mod tests {
 
     #[test]
     fn nothing_to_learn_is_none() {
-        assert!(LexicalHead::fit(&[], &[], &[], vec!["a".into(), "b".into()], &Default::default()).is_none());
-        assert!(LexicalHead::fit(&["x y"], &[None], &[0], vec!["a".into()], &Default::default()).is_none());
+        assert!(LexicalHead::fit(
+            &[],
+            &[],
+            &[],
+            vec!["a".into(), "b".into()],
+            &Default::default()
+        )
+        .is_none());
+        assert!(LexicalHead::fit(
+            &["x y"],
+            &[None],
+            &[0],
+            vec!["a".into()],
+            &Default::default()
+        )
+        .is_none());
     }
 }

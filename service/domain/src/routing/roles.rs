@@ -90,7 +90,8 @@ impl Roles {
                 if g.iter().any(|m| m.district == d.district) {
                     continue;
                 }
-                let mean = g.iter().map(|m| dot(m.centroid, d.centroid)).sum::<f32>() / g.len() as f32;
+                let mean =
+                    g.iter().map(|m| dot(m.centroid, d.centroid)).sum::<f32>() / g.len() as f32;
                 if best.is_none_or(|(_, s)| mean > s) {
                     best = Some((i, mean));
                 }
@@ -125,8 +126,12 @@ impl Roles {
             .filter_map(|(code, c)| {
                 let total = areas.department_total(code);
                 let (home, n) = areas.districts_of(code).into_iter().next()?;
-                (total > 0 && n as f64 >= opts.locality * total as f64)
-                    .then_some((code.as_str(), home, total, c.as_slice()))
+                (total > 0 && n as f64 >= opts.locality * total as f64).then_some((
+                    code.as_str(),
+                    home,
+                    total,
+                    c.as_slice(),
+                ))
             })
             .collect();
         let locals: Vec<LocalDepartment<'_>> = homes
@@ -219,7 +224,9 @@ impl Roles {
 }
 
 /// Normalised mean vector per label, e.g. per department.
-pub fn centroids<'a>(cases: impl IntoIterator<Item = (&'a str, &'a [f32])>) -> HashMap<String, Vec<f32>> {
+pub fn centroids<'a>(
+    cases: impl IntoIterator<Item = (&'a str, &'a [f32])>,
+) -> HashMap<String, Vec<f32>> {
     let mut sums: HashMap<String, Vec<f32>> = HashMap::new();
     for (label, v) in cases {
         let s = sums
@@ -258,11 +265,36 @@ mod tests {
         let admin = unit(&[0.0, 1.0, 0.2]);
         let admin2 = unit(&[0.05, 1.0, 0.2]);
         let locals = [
-            LocalDepartment { code: "housing-n", district: "North", cases: 100, centroid: &housing },
-            LocalDepartment { code: "housing-s", district: "South", cases: 90, centroid: &housing2 },
-            LocalDepartment { code: "admin-n", district: "North", cases: 50, centroid: &admin },
-            LocalDepartment { code: "admin-s", district: "South", cases: 40, centroid: &admin2 },
-            LocalDepartment { code: "tiny", district: "East", cases: 3, centroid: &housing },
+            LocalDepartment {
+                code: "housing-n",
+                district: "North",
+                cases: 100,
+                centroid: &housing,
+            },
+            LocalDepartment {
+                code: "housing-s",
+                district: "South",
+                cases: 90,
+                centroid: &housing2,
+            },
+            LocalDepartment {
+                code: "admin-n",
+                district: "North",
+                cases: 50,
+                centroid: &admin,
+            },
+            LocalDepartment {
+                code: "admin-s",
+                district: "South",
+                cases: 40,
+                centroid: &admin2,
+            },
+            LocalDepartment {
+                code: "tiny",
+                district: "East",
+                cases: 3,
+                centroid: &housing,
+            },
         ];
         let roles = Roles::learn(&locals, &RoleOptions::default());
         assert_eq!(roles.families().len(), 2);
@@ -294,8 +326,18 @@ mod tests {
         let a = unit(&[1.0, 0.0]);
         let b = unit(&[0.0, 1.0]);
         let locals = [
-            LocalDepartment { code: "a", district: "North", cases: 100, centroid: &a },
-            LocalDepartment { code: "b", district: "South", cases: 100, centroid: &b },
+            LocalDepartment {
+                code: "a",
+                district: "North",
+                cases: 100,
+                centroid: &a,
+            },
+            LocalDepartment {
+                code: "b",
+                district: "South",
+                cases: 100,
+                centroid: &b,
+            },
         ];
         let roles = Roles::learn(&locals, &RoleOptions::default());
         assert!(roles.families().is_empty());

@@ -34,6 +34,14 @@ pub struct RoutingParams {
     pub w_lex: f64,
     /// Weight of the district/jurisdiction signal.
     pub w_place: f64,
+    /// Weight of the votes of confirmed cases from the same spot (same
+    /// building or yard: within `geo_radius_m`, see the engine).
+    pub w_geo: f64,
+    /// Softness of the same-spot votes (similarity units).
+    pub geo_temperature: f64,
+    /// Pseudo-votes per candidate added to the same-spot votes: a few cases
+    /// at an address hint, they do not decide.
+    pub geo_smoothing: f64,
     /// Weight of description similarity at cold start (fades with history).
     pub w_desc: f64,
     /// Pseudo-cases smoothing `P(district | department)`.
@@ -50,13 +58,16 @@ impl Default for RoutingParams {
             knn_k: 40,
             knn_temperature: 0.02,
             knn_smoothing: 0.3,
-            w_knn: 0.5,
-            w_local: 1.0,
+            w_knn: 1.5,
+            w_local: 0.5,
             near_similarity: 0.97,
             w_near: 2.0,
             w_head: 1.0,
-            w_lex: 1.0,
+            w_lex: 2.0,
             w_place: 1.0,
+            w_geo: 1.0,
+            geo_temperature: 0.05,
+            geo_smoothing: 0.2,
             w_desc: 1.0,
             area_strength: 1.0,
             desc_temperature: 0.05,
@@ -86,6 +97,8 @@ pub struct ScoreInput<'a> {
     /// Nearest confirmed cases from the appeal's own district, best first:
     /// they name the local agency that text neighbours from elsewhere cannot.
     pub local_neighbours: &'a [Neighbour],
+    /// Confirmed cases from the same spot as the appeal (any order).
+    pub place_neighbours: &'a [Neighbour],
     /// The fitted head and the appeal's embedding.
     pub head: Option<(&'a SoftmaxHead, &'a [f32])>,
     /// The fitted lexical model and the appeal's features.
@@ -111,6 +124,8 @@ pub struct SignalProbs {
     pub knn: Option<Vec<f64>>,
     /// From the votes of neighbours in the same district.
     pub local: Option<Vec<f64>>,
+    /// From the votes of cases at the same spot.
+    pub geo: Option<Vec<f64>>,
     /// From near-duplicate confirmed cases.
     pub near: Option<Vec<f64>>,
     /// From the head.
@@ -152,23 +167,21 @@ fn normalise(v: &mut [f64]) {
 
 impl Scorer {
     /// Adds `weight * log P(candidate | neighbour votes)` to `scores`; returns the
-    /// probabilities (none without neighbours).
+    /// probabilities (none without neighbours). Votes are softened by
+    /// `temperature` and `smoothing` pseudo-votes go to every candidate.
     fn vote_term(
-        &self,
         neighbours: &[Neighbour],
         candidates: &[String],
-        weight: f64,
+        (weight, temperature, smoothing): (f64, f64, f64),
         scores: &mut [f64],
     ) -> Option<Vec<f64>> {
         if neighbours.is_empty() || weight == 0.0 {
             return None;
         }
-        let p = &self.params;
-        let n = candidates.len() as f64;
-        let votes = knn::votes(neighbours, p.knn_temperature);
+        let votes = knn::votes(neighbours, temperature);
         let mut probs: Vec<f64> = candidates
             .iter()
-            .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + p.knn_smoothing / n)
+            .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + smoothing)
             .collect();
         normalise(&mut probs);
         for (s, q) in scores.iter_mut().zip(&probs) {
@@ -253,6 +266,7 @@ impl Scorer {
         set.extend(translated.iter().map(|n| n.department.as_str()));
         set.extend(input.neighbours.iter().map(|n| n.department.as_str()));
         set.extend(input.local_neighbours.iter().map(|n| n.department.as_str()));
+        set.extend(input.place_neighbours.iter().map(|n| n.department.as_str()));
         let label_classes = input
             .head
             .map(|(h, _)| &h.classes)
@@ -281,23 +295,39 @@ impl Scorer {
             return Scored::default();
         }
 
-        signals.knn = self.vote_term(&translated, &candidates, p.w_knn, &mut scores);
-        signals.local = self.vote_term(input.local_neighbours, &candidates, p.w_local, &mut scores);
+        let knn = |w: f64| (w, p.knn_temperature, p.knn_smoothing / n as f64);
+        signals.knn = Self::vote_term(&translated, &candidates, knn(p.w_knn), &mut scores);
+        signals.local = Self::vote_term(
+            input.local_neighbours,
+            &candidates,
+            knn(p.w_local),
+            &mut scores,
+        );
         let near: Vec<Neighbour> = input
             .neighbours
             .iter()
             .filter(|n| n.similarity >= p.near_similarity)
             .cloned()
             .collect();
-        signals.near = self.vote_term(&near, &candidates, p.w_near, &mut scores);
+        signals.near = Self::vote_term(&near, &candidates, knn(p.w_near), &mut scores);
+        let geo = (p.w_geo, p.geo_temperature, p.geo_smoothing);
+        signals.geo = Self::vote_term(input.place_neighbours, &candidates, geo, &mut scores);
 
         if let Some((head, x)) = input.head {
             let raw = head.predict(x);
-            signals.head = Some(self.label_term(&raw, &head.classes, &candidates, input, p.w_head, &mut scores));
+            signals.head = Some(self.label_term(
+                &raw,
+                &head.classes,
+                &candidates,
+                input,
+                p.w_head,
+                &mut scores,
+            ));
         }
         if let Some((lex, x)) = input.lexical {
             let raw = lex.predict(x);
-            signals.lexical = Some(self.label_term(&raw, &lex.classes, &candidates, input, p.w_lex, &mut scores));
+            signals.lexical =
+                Some(self.label_term(&raw, &lex.classes, &candidates, input, p.w_lex, &mut scores));
         }
 
         // A district nobody has seen (no confirmed case, no declared area) says
@@ -412,6 +442,7 @@ mod tests {
         let input = ScoreInput {
             neighbours: &ns,
             local_neighbours: &[],
+            place_neighbours: &[],
             head: None,
             lexical: None,
             district: Some("South"),
@@ -455,6 +486,7 @@ mod tests {
         let input = ScoreInput {
             neighbours: &[],
             local_neighbours: &[],
+            place_neighbours: &[],
             head: None,
             lexical: None,
             district: None,
@@ -495,6 +527,7 @@ mod tests {
         let input = ScoreInput {
             neighbours: &ns,
             local_neighbours: &[],
+            place_neighbours: &[],
             head: None,
             lexical: None,
             district: Some("West"),
@@ -517,6 +550,7 @@ mod tests {
         let input = ScoreInput {
             neighbours: &ns,
             local_neighbours: &[],
+            place_neighbours: &[],
             head: None,
             lexical: None,
             district: Some("Atlantis"),
@@ -531,11 +565,47 @@ mod tests {
     }
 
     #[test]
+    fn same_spot_cases_tip_a_close_call_but_do_not_decide_alone() {
+        let areas = AreaStats::new();
+        // Text neighbours are split evenly between two departments...
+        let ns = [nb(1, "roads", 0.90), nb(2, "parks", 0.90)];
+        let spot = [nb(3, "parks", 0.80)];
+        let input = ScoreInput {
+            neighbours: &ns,
+            local_neighbours: &[],
+            place_neighbours: &spot,
+            head: None,
+            lexical: None,
+            district: None,
+            departments: &[],
+            areas: &areas,
+            confirmed_total: 3,
+            roles: &Roles::default(),
+        };
+        // ...and the one case from the same yard went to parks.
+        let s = Scorer::default().score(&input);
+        assert_eq!(best(&s), "parks");
+        assert!(s.signals.geo.is_some());
+        // Against clear text evidence one same-spot case is a hint, not a veto.
+        let strong = [
+            nb(1, "roads", 0.95),
+            nb(4, "roads", 0.94),
+            nb(2, "parks", 0.80),
+        ];
+        let s = Scorer::default().score(&ScoreInput {
+            neighbours: &strong,
+            ..input
+        });
+        assert_eq!(best(&s), "roads");
+    }
+
+    #[test]
     fn nothing_known_means_no_candidates() {
         let areas = AreaStats::new();
         let input = ScoreInput {
             neighbours: &[],
             local_neighbours: &[],
+            place_neighbours: &[],
             head: None,
             lexical: None,
             district: Some("x"),
