@@ -265,7 +265,10 @@ async fn concurrent_writes_all_commit() {
             .collect();
         let mut ids = Vec::new();
         for task in tasks {
-            let inserted = task.await.unwrap().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let inserted = task
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(inserted.created, "{name}");
             ids.push(inserted.id);
         }
