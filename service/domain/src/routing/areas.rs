@@ -110,6 +110,29 @@ impl AreaStats {
         Some((n + strength * self.district_prior(district)) / (total as f64 + strength))
     }
 
+    /// True when `department` is local to another district than `district`:
+    /// at least `share` of its `min_cases` or more located cases come from one
+    /// district, and that is not `district`.
+    pub fn is_local_elsewhere(
+        &self,
+        department: &str,
+        district: &str,
+        share: f64,
+        min_cases: u64,
+    ) -> bool {
+        let total = self.department_total(department);
+        if total < min_cases {
+            return false;
+        }
+        let Some(counts) = self.by_department.get(department) else {
+            return false;
+        };
+        counts
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+            .is_some_and(|(home, n)| home != district && *n as f64 >= share * total as f64)
+    }
+
     /// Districts a department served, most frequent first, with their counts.
     pub fn districts_of(&self, department: &str) -> Vec<(String, u64)> {
         let mut v: Vec<_> = self

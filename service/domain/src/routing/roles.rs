@@ -56,6 +56,10 @@ pub struct LocalDepartment<'a> {
     pub cases: u64,
     /// Normalised mean embedding of its confirmed cases.
     pub centroid: &'a [f32],
+    /// The department whose centroid is nearest to this one's, if known:
+    /// joining that department's family needs no absolute similarity (the
+    /// scale of cosines differs between embedding models).
+    pub nearest: Option<&'a str>,
 }
 
 /// One family: its members and their home districts.
@@ -97,7 +101,12 @@ impl Roles {
                 }
             }
             match best {
-                Some((i, s)) if s >= opts.similarity => groups[i].push(d),
+                Some((i, s))
+                    if s >= opts.similarity
+                        || groups[i].iter().any(|m| Some(m.code) == d.nearest) =>
+                {
+                    groups[i].push(d)
+                }
                 _ => groups.push(vec![d]),
             }
         }
@@ -121,26 +130,34 @@ impl Roles {
         centroids: &HashMap<String, Vec<f32>>,
         opts: &RoleOptions,
     ) -> Self {
-        let homes: Vec<(&str, String, u64, &[f32])> = centroids
+        let sized: Vec<(&String, &Vec<f32>)> = centroids
+            .iter()
+            .filter(|(code, _)| areas.department_total(code) >= opts.min_cases)
+            .collect();
+        let nearest = |code: &str, c: &[f32]| -> Option<String> {
+            sized
+                .iter()
+                .filter(|(other, _)| other.as_str() != code)
+                .max_by(|a, b| dot(a.1, c).total_cmp(&dot(b.1, c)))
+                .map(|(other, _)| (*other).clone())
+        };
+        let homes: Vec<(&str, String, u64, &[f32], Option<String>)> = centroids
             .iter()
             .filter_map(|(code, c)| {
                 let total = areas.department_total(code);
                 let (home, n) = areas.districts_of(code).into_iter().next()?;
-                (total > 0 && n as f64 >= opts.locality * total as f64).then_some((
-                    code.as_str(),
-                    home,
-                    total,
-                    c.as_slice(),
-                ))
+                (total > 0 && n as f64 >= opts.locality * total as f64)
+                    .then(|| (code.as_str(), home, total, c.as_slice(), nearest(code, c)))
             })
             .collect();
         let locals: Vec<LocalDepartment<'_>> = homes
             .iter()
-            .map(|(code, home, cases, centroid)| LocalDepartment {
+            .map(|(code, home, cases, centroid, nearest)| LocalDepartment {
                 code,
                 district: home,
                 cases: *cases,
                 centroid,
+                nearest: nearest.as_deref(),
             })
             .collect();
         Self::learn(&locals, opts)
@@ -270,30 +287,35 @@ mod tests {
                 district: "North",
                 cases: 100,
                 centroid: &housing,
+                nearest: None,
             },
             LocalDepartment {
                 code: "housing-s",
                 district: "South",
                 cases: 90,
                 centroid: &housing2,
+                nearest: None,
             },
             LocalDepartment {
                 code: "admin-n",
                 district: "North",
                 cases: 50,
                 centroid: &admin,
+                nearest: None,
             },
             LocalDepartment {
                 code: "admin-s",
                 district: "South",
                 cases: 40,
                 centroid: &admin2,
+                nearest: None,
             },
             LocalDepartment {
                 code: "tiny",
                 district: "East",
                 cases: 3,
                 centroid: &housing,
+                nearest: None,
             },
         ];
         let roles = Roles::learn(&locals, &RoleOptions::default());
@@ -331,12 +353,14 @@ mod tests {
                 district: "North",
                 cases: 100,
                 centroid: &a,
+                nearest: None,
             },
             LocalDepartment {
                 code: "b",
                 district: "South",
                 cases: 100,
                 centroid: &b,
+                nearest: None,
             },
         ];
         let roles = Roles::learn(&locals, &RoleOptions::default());

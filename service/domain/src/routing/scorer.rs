@@ -24,9 +24,10 @@ pub struct RoutingParams {
     pub w_local: f64,
     /// Similarity at which a confirmed case is a near-duplicate of the appeal.
     pub near_similarity: f32,
-    /// Weight of near-duplicate confirmed cases: a supervisor's decision on a
-    /// (nearly) identical appeal is the strongest evidence there is, and must
-    /// count for the very next appeal even against the fitted head.
+    /// Weight of near-duplicate confirmed cases from the same district (or
+    /// without one): a supervisor's decision on a (nearly) identical appeal is
+    /// the strongest evidence there is, and must count for the very next
+    /// appeal even against the fitted head.
     pub w_near: f64,
     /// Weight of the softmax head.
     pub w_head: f64,
@@ -65,7 +66,7 @@ impl Default for RoutingParams {
             w_head: 1.0,
             w_lex: 2.0,
             w_place: 1.0,
-            w_geo: 1.0,
+            w_geo: 1.5,
             geo_temperature: 0.05,
             geo_smoothing: 0.2,
             w_desc: 1.0,
@@ -157,6 +158,20 @@ pub struct Scorer {
 }
 
 const FLOOR: f64 = 1e-6;
+
+/// Place factor of a department for a district outside its (declared or
+/// learned) area.
+const OUTSIDE_AREA: f64 = 1e-6;
+/// Log-score penalty of a department outside its area (e^-20 ~ 2e-9): it
+/// stays a candidate (calibration still sees it) but never wins against one in
+/// its area. Costs nothing on the dev data: 1 test appeal in 7,846 went to an
+/// agency local to another district.
+const JURISDICTION_PENALTY: f64 = 20.0;
+/// A department is local to its home district when at least this share of
+/// its confirmed cases come from there...
+const LOCAL_SHARE: f64 = 0.95;
+/// ...and it has at least this many confirmed cases.
+const LOCAL_MIN_CASES: u64 = 20;
 
 fn normalise(v: &mut [f64]) {
     let s: f64 = v.iter().sum();
@@ -303,10 +318,17 @@ impl Scorer {
             knn(p.w_local),
             &mut scores,
         );
+        // A decision on a near-identical appeal from another district says
+        // nothing about which district's agency serves this one.
+        let same_place = |n: &&Neighbour| match (district, n.district.as_deref()) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
         let near: Vec<Neighbour> = input
             .neighbours
             .iter()
             .filter(|n| n.similarity >= p.near_similarity)
+            .filter(same_place)
             .cloned()
             .collect();
         signals.near = Self::vote_term(&near, &candidates, knn(p.w_near), &mut scores);
@@ -356,8 +378,17 @@ impl Scorer {
                         {
                             1.0 / (areas.len() as f64 * prior).max(FLOOR)
                         } else {
-                            1e-3
+                            OUTSIDE_AREA
                         }
+                    } else if input.areas.is_local_elsewhere(
+                        c,
+                        district,
+                        LOCAL_SHARE,
+                        LOCAL_MIN_CASES,
+                    ) {
+                        // Learned jurisdiction, as binding as a declared one:
+                        // a district's own agency does not serve another district.
+                        OUTSIDE_AREA
                     } else {
                         input
                             .areas
@@ -367,7 +398,14 @@ impl Scorer {
                 })
                 .collect();
             for (s, f) in scores.iter_mut().zip(&factors) {
-                *s += p.w_place * f.max(FLOOR).ln();
+                // Outside its area a department is not competent: a fixed
+                // penalty no amount of text evidence outweighs (the texts of a
+                // district's agency say nothing about the district).
+                *s += if *f <= OUTSIDE_AREA {
+                    -JURISDICTION_PENALTY
+                } else {
+                    p.w_place * f.max(FLOOR).ln()
+                };
             }
             signals.place = Some(factors);
         }
