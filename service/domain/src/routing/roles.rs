@@ -141,7 +141,9 @@ impl Roles {
                 .max_by(|a, b| dot(a.1, c).total_cmp(&dot(b.1, c)))
                 .map(|(other, _)| (*other).clone())
         };
-        let homes: Vec<(&str, String, u64, &[f32], Option<String>)> = centroids
+        // (code, home district, cases, centroid, nearest department)
+        type Home<'a> = (&'a str, String, u64, &'a [f32], Option<String>);
+        let homes: Vec<Home<'_>> = centroids
             .iter()
             .filter_map(|(code, c)| {
                 let total = areas.department_total(code);
