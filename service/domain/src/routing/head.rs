@@ -248,7 +248,8 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-fn softmax_in_place(v: &mut [f32]) {
+/// Softmax of `v` in place (max-shifted, so large logits do not overflow).
+pub(crate) fn softmax_in_place(v: &mut [f32]) {
     let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for x in v.iter_mut() {

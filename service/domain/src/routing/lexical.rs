@@ -18,6 +18,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::head::softmax_in_place;
+
 /// Hash buckets of the feature space (2^18).
 const BUCKETS: usize = 1 << 18;
 
@@ -234,7 +236,7 @@ impl LexicalHead {
                 *zk += s * *w as f32;
             }
         }
-        softmax(&mut z);
+        softmax_in_place(&mut z);
         z
     }
 
@@ -267,7 +269,7 @@ impl LexicalHead {
                             *zk += v * wk;
                         }
                     }
-                    softmax(&mut z);
+                    softmax_in_place(&mut z);
                     z[ys[i]] -= 1.0;
                     for (g, zk) in gb.iter_mut().zip(&z) {
                         *g += zk;
@@ -330,16 +332,6 @@ impl LexicalHead {
             .collect();
         self
     }
-}
-
-fn softmax(z: &mut [f32]) {
-    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in z.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    z.iter_mut().for_each(|v| *v /= sum);
 }
 
 /// Serde for the quantised weights: base64 of the bytes (a JSON array of
