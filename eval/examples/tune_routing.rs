@@ -10,7 +10,6 @@
 //! before VALID_FROM: the same information the engine has online. Prints top-1
 //! and top-3 for a grid of weights.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -106,7 +105,7 @@ fn main() -> anyhow::Result<()> {
                     };
                     memory.record().insert_appeal(&data, "tune").await?;
                 }
-                memory.drain_outbox(&HashMap::new()).await?;
+                memory.drain_outbox().await?;
                 eprintln!(
                     "imported {} rows, {:.0} s",
                     (i + 1) * 512,

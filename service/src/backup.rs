@@ -256,7 +256,7 @@ pub async fn backup(data: &DataDir, dest: &Path, embedder: &Arc<Embedder>) -> Re
     let record = Record::open(&data.record_url()).await?;
     let index = open_embedded(&data.index_dir(), embedder.dim()).await?;
     let memory = CaseMemory::new(record.clone(), index.clone(), embedder.clone());
-    memory.drain_outbox(&Default::default()).await?;
+    memory.drain_outbox().await?;
     let (appeals, points) = counts(&record, index.as_ref()).await?;
     let outbox_pending = record.outbox_len().await? as u64;
     index.flush().await?;

@@ -2,7 +2,6 @@
 //! `restore`. Argument parsing, progress bars and summaries live here; the work
 //! is done by the library (`appeal_triage::import`, `appeal_triage::backup`).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -155,7 +154,7 @@ async fn open_memory(cfg: &ModelConfig) -> anyhow::Result<(DataDir, CaseMemory)>
     let embedder = load_embedder(cfg).await?;
     let index = open_index(&index_config(), &data.index_dir(), embedder.dim()).await?;
     let memory = CaseMemory::new(record, index, embedder);
-    let replayed = memory.drain_outbox(&HashMap::new()).await?;
+    let replayed = memory.drain_outbox().await?;
     if replayed > 0 {
         eprintln!("replayed {replayed} pending index writes from the outbox");
     }

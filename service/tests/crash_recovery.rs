@@ -6,7 +6,6 @@
 //! These run `appeal-triage` itself (hence they live in the service crate,
 //! where Cargo provides the binary's path) with the tiny real BERT fixture.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -98,7 +97,7 @@ async fn reopen_and_check(data_dir: &Path, embedder: &Arc<Embedder>) -> (u64, us
     let index = EmbeddedIndex::open(&data.index_dir(), embedder.dim()).unwrap();
     let memory = CaseMemory::new(record, Arc::new(index), embedder.clone());
     let pending = memory.record().outbox_len().await.unwrap() as usize;
-    let replayed = memory.drain_outbox(&HashMap::new()).await.unwrap();
+    let replayed = memory.drain_outbox().await.unwrap();
     assert_eq!(replayed, pending, "replay applies every pending entry");
     assert_eq!(memory.record().outbox_len().await.unwrap(), 0);
 

@@ -163,6 +163,7 @@ async fn concurrent_requests_share_model_calls_and_get_their_own_vectors() {
             max_batch: 64,
             max_wait: Duration::from_millis(50),
             queue_capacity: 256,
+            cache_entries: 0,
         },
     );
     let texts: Vec<String> = (0..24)
@@ -219,6 +220,7 @@ async fn a_full_queue_refuses_at_once() {
             max_batch: 4,
             max_wait: Duration::from_millis(1),
             queue_capacity: 3,
+            cache_entries: 0,
         },
     );
     let first = b.embed(
@@ -258,4 +260,55 @@ async fn a_full_queue_refuses_at_once() {
             .len(),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_texts_come_from_the_cache_with_the_same_vectors() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let embedder = tiny();
+    let b = Batcher::start(
+        embedder.clone(),
+        BatcherConfig {
+            max_batch: 8,
+            max_wait: Duration::from_millis(1),
+            queue_capacity: 64,
+            cache_entries: 16,
+        },
+    );
+    let first = b
+        .embed(vec!["Мусор".into(), "broken lamp".into()], Role::Query)
+        .await
+        .unwrap();
+    assert_eq!(b.stats().texts.load(Relaxed), 2);
+    // A repeat, a duplicate inside one call and a new text: only the new one reaches the model.
+    let second = b
+        .embed(
+            vec![
+                "broken lamp".into(),
+                "pothole".into(),
+                "pothole".into(),
+                "Мусор".into(),
+            ],
+            Role::Query,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        b.stats().texts.load(Relaxed),
+        3,
+        "only 'pothole' is embedded"
+    );
+    assert_eq!(b.stats().cache_hits.load(Relaxed), 2);
+    assert_eq!(second[0], first[1]);
+    assert_eq!(second[3], first[0]);
+    assert_eq!(second[1], second[2]);
+    let direct = embedder.embed(&["pothole"], Role::Query).unwrap();
+    assert_eq!(
+        second[1], direct[0],
+        "a cached vector is what the model gives"
+    );
+    // The role is part of the key: the same text as a passage is embedded anew.
+    let passage = b.embed(vec!["Мусор".into()], Role::Passage).await.unwrap();
+    assert_ne!(passage[0], first[0]);
+    assert_eq!(b.stats().texts.load(Relaxed), 4);
 }

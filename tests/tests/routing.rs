@@ -66,11 +66,7 @@ async fn history(engine: &Engine, tenant: &str, cases: &[(&str, &str, &str)]) {
             .await
             .unwrap();
     }
-    engine
-        .memory()
-        .drain_outbox(&Default::default())
-        .await
-        .unwrap();
+    engine.memory().drain_outbox().await.unwrap();
     engine.invalidate(tenant);
 }
 

@@ -22,16 +22,16 @@ use triage_domain::{Place, RouteInput, RoutingDecision};
 use triage_models::{Embedder, Role};
 
 use crate::config::ModelConfig;
-
-/// Calibration cases at or above a learned auto-routing threshold needed to trust it.
-const AUTO_THRESHOLD_MIN_CASES: usize = 50;
 use crate::datadir::DataDir;
 use crate::index::config::{open_index, IndexConfig};
 use crate::memory::CaseMemory;
 use crate::record::{
-    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, NewSuggestion,
-    Record, Tenant,
+    now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, Record,
+    SuggestionBody, Tenant,
 };
+
+/// Calibration cases at or above a learned auto-routing threshold needed to trust it.
+const AUTO_THRESHOLD_MIN_CASES: usize = 50;
 
 pub use config::RoutingConfig;
 pub use error::EngineError;
@@ -159,7 +159,7 @@ impl Engine {
         let index = open_index(&cfg.index, &datadir.index_dir(), embedder.dim()).await?;
         let memory = CaseMemory::new(record, index, Arc::new(embedder));
         let engine = Self::with_memory(Arc::new(memory), cfg.routing.clone(), Some(datadir));
-        let replayed = engine.memory.drain_outbox(&HashMap::new()).await?;
+        let replayed = engine.memory.drain_outbox().await?;
         if replayed > 0 {
             tracing::info!(replayed, "outbox replayed into the index");
         }
@@ -414,15 +414,18 @@ impl Engine {
                 Role::Query,
             )
             .await?;
-        let mut known = HashMap::new();
         for ((i, a, redacted), vector) in todo.into_iter().zip(vectors) {
             let r = self.submit_one(&t, a, redacted, &vector, actor).await;
             if let Ok(s) = &r {
-                known.insert(s.appeal_id, vector);
+                if s.created {
+                    self.memory.remember_vector(s.appeal_id, vector);
+                }
             }
             results[i] = Some(r);
         }
-        self.memory.drain_outbox(&known).await?;
+        // Applies this batch's index writes and any other request's pending
+        // ones together (group commit), so the next appeal already sees them.
+        self.memory.drain_outbox().await?;
         Ok(results.into_iter().map(|r| r.expect("filled")).collect())
     }
 
@@ -436,35 +439,9 @@ impl Engine {
     ) -> Result<Submission> {
         let received_at = a.received_at.unwrap_or_else(now_ms);
         let input = a.route_input(&t.id, redacted.clone(), received_at);
-        let language = triage_domain::language::detect(&redacted)
-            .as_str()
-            .to_string();
-        let data = AppealData {
-            tenant_id: t.id.clone(),
-            external_id: a.external_id,
-            text: a.text,
-            redacted_text: redacted,
-            language: Some(language),
-            place: a.place,
-            channel: a.channel,
-            applicant_category: a.applicant_category,
-            received_at,
-            status: AppealStatus::Received,
-            department: None,
-        };
-        let inserted = self.memory.record().insert_appeal(&data, actor).await?;
-        if !inserted.created {
-            let existing = self
-                .memory
-                .record()
-                .appeal(&t.id, inserted.id)
-                .await?
-                .ok_or(EngineError::UnknownAppeal(inserted.id))?;
-            return self.existing_submission(&t.id, existing).await;
-        }
-        let decision = self
-            .route_vector(t, &input, vector, Some(inserted.id))
-            .await?;
+        // Route first, then write the appeal and its suggestion in one commit:
+        // the appeal is acknowledged only once both are stored.
+        let decision = self.route_vector(t, &input, vector, None).await?;
         let (status, department) = match decision.decision {
             triage_domain::Outcome::AutoRouted => {
                 (AppealStatus::AutoRouted, decision.department.clone())
@@ -473,18 +450,39 @@ impl Engine {
         };
         let json =
             serde_json::to_string(&decision).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.memory
+        let data = AppealData {
+            tenant_id: t.id.clone(),
+            external_id: a.external_id,
+            text: a.text,
+            redacted_text: redacted,
+            language: Some(decision.language.clone()),
+            place: a.place,
+            channel: a.channel,
+            applicant_category: a.applicant_category,
+            received_at,
+            status,
+            department,
+        };
+        let suggestion = SuggestionBody {
+            decision_json: &json,
+            model: self.memory.fingerprint(),
+            index_version: decision.model.case_memory_version,
+        };
+        let inserted = self
+            .memory
             .record()
-            .record_suggestion(&NewSuggestion {
-                tenant: &t.id,
-                appeal_id: inserted.id,
-                decision_json: &json,
-                model: self.memory.fingerprint(),
-                index_version: decision.model.case_memory_version,
-                status,
-                department: department.as_deref(),
-            })
+            .insert_appeal_with(&data, actor, Some(&suggestion))
             .await?;
+        if !inserted.created {
+            // A concurrent submission with the same external id won.
+            let existing = self
+                .memory
+                .record()
+                .appeal(&t.id, inserted.id)
+                .await?
+                .ok_or(EngineError::UnknownAppeal(inserted.id))?;
+            return self.existing_submission(&t.id, existing).await;
+        }
         Ok(Submission {
             appeal_id: inserted.id,
             created: true,
@@ -618,7 +616,7 @@ impl Engine {
             .record()
             .record_decision(tenant, id, kind, department, comment, actor)
             .await?;
-        self.memory.drain_outbox(&HashMap::new()).await?;
+        self.memory.drain_outbox().await?;
         let state = self.state(tenant).await?;
         // The record refuses a decision on a settled (decided or imported)
         // appeal, so this one confirms a case that was not counted before.
@@ -654,7 +652,7 @@ impl Engine {
             .record()
             .record_reroute(tenant, id, reason, actor)
             .await?;
-        self.memory.drain_outbox(&HashMap::new()).await?;
+        self.memory.drain_outbox().await?;
         if matches!(
             before.data.status,
             AppealStatus::Decided | AppealStatus::Imported

@@ -34,28 +34,37 @@ impl Engine {
     ) -> Result<RoutingDecision, EngineError> {
         let state = self.state(&tenant.id).await?;
         let model = state.model();
-        let departments = self.memory.record().departments(&tenant.id).await?;
         let k = self.routing.knn_k;
         let memory = &self.memory;
-        let neighbours =
-            state::neighbours(memory, &tenant.id, vector, None, None, exclude, k).await?;
         let district = input.place.district.as_deref().filter(|d| !d.is_empty());
-        let local = match district {
-            Some(d) => {
-                state::neighbours(memory, &tenant.id, vector, Some(d), None, exclude, k).await?
+        // The lookups are independent: run them together, so a decision waits
+        // for the slowest one rather than for their sum.
+        let catalogue =
+            async { Ok::<_, EngineError>(memory.record().departments(&tenant.id).await?) };
+        let global = state::neighbours(memory, &tenant.id, vector, None, None, exclude, k);
+        let local = async {
+            match district {
+                Some(d) => {
+                    state::neighbours(memory, &tenant.id, vector, Some(d), None, exclude, k).await
+                }
+                None => Ok(Vec::new()),
             }
-            None => Vec::new(),
         };
-        let place = match state::valid_spot(input.place.lat, input.place.lon) {
-            Some(spot) => {
-                let (radius, max) = (self.routing.spot_radius_m, self.routing.spot_max_cases);
-                state::place_neighbours(
-                    memory, &tenant.id, vector, spot, radius, max, None, exclude,
-                )
-                .await?
+        let place = async {
+            match state::valid_spot(input.place.lat, input.place.lon) {
+                Some(spot) => {
+                    let (radius, max) = (self.routing.spot_radius_m, self.routing.spot_max_cases);
+                    state::place_neighbours(
+                        memory, &tenant.id, vector, spot, radius, max, None, exclude,
+                    )
+                    .await
+                }
+                None => Ok(Vec::new()),
             }
-            None => Vec::new(),
         };
+        let duplicates = self.duplicates(&tenant.id, input, vector, exclude);
+        let (departments, neighbours, local, place, (duplicate_of, campaign)) =
+            tokio::try_join!(catalogue, global, local, place, duplicates)?;
         let infos = self.department_infos(&state, &departments, vector).await?;
         let language = triage_domain::language::detect(&input.text);
         let contentless = !has_content(&input.text);
@@ -140,7 +149,6 @@ impl Engine {
             });
         }
         let evidence = Evidence { cases, signals };
-        let (duplicate_of, campaign) = self.duplicates(&tenant.id, input, vector, exclude).await?;
         let language = language.as_str().to_string();
         Ok(RoutingDecision {
             department,

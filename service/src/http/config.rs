@@ -41,6 +41,9 @@ pub struct HttpConfig {
     /// Most texts waiting for the model; beyond it requests get 429.
     #[arg(long, env = "APPEAL_TRIAGE_BATCH_QUEUE", default_value_t = 1024)]
     pub batch_queue: usize,
+    /// Vectors of recent texts kept so a repeated text skips the model; 0 turns it off.
+    #[arg(long, env = "APPEAL_TRIAGE_EMBED_CACHE", default_value_t = 10_000)]
+    pub embed_cache: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/Ctrl-C.
     #[arg(long, env = "APPEAL_TRIAGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -59,6 +62,7 @@ impl Default for HttpConfig {
             batch_max_size: 32,
             batch_max_wait_ms: 5,
             batch_queue: 1024,
+            embed_cache: 10_000,
             shutdown_grace_secs: 30,
         }
     }
@@ -71,6 +75,7 @@ impl HttpConfig {
             max_batch: self.batch_max_size,
             max_wait: Duration::from_millis(self.batch_max_wait_ms),
             queue_capacity: self.batch_queue,
+            cache_entries: self.embed_cache,
         }
     }
 }

@@ -139,6 +139,9 @@ fn render_batcher(out: &mut String, b: &BatcherStats) {
     );
     out.push_str("# TYPE triage_embed_rejected_total counter\n");
     let _ = writeln!(out, "triage_embed_rejected_total {}", load(&b.rejected));
+    out.push_str("# HELP triage_embed_cache_hits_total Texts whose vector came from the cache.\n");
+    out.push_str("# TYPE triage_embed_cache_hits_total counter\n");
+    let _ = writeln!(out, "triage_embed_cache_hits_total {}", load(&b.cache_hits));
     out.push_str("# HELP triage_embed_batch_size Texts per model call.\n");
     out.push_str("# TYPE triage_embed_batch_size histogram\n");
     let mut cum = 0;

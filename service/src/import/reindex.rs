@@ -7,7 +7,6 @@
 //! every pending entry's appeal is already in the new index, so draining only
 //! acknowledges them (vectors are reused, not recomputed).
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use triage_models::Role;
@@ -63,7 +62,7 @@ pub async fn reindex(
         stats.indexed += page.len() as u64;
         progress(stats.indexed);
     }
-    stats.outbox_acked = memory.drain_outbox(&HashMap::new()).await? as u64;
+    stats.outbox_acked = memory.drain_outbox().await? as u64;
     memory.index().flush().await?;
     stats.elapsed = started.elapsed();
     Ok(stats)

@@ -7,8 +7,6 @@
 //!
 //! Switch to `CaseMemory::ingest` once the lead's version lands; the trait stays.
 
-use std::collections::HashMap;
-
 use super::AppealSink;
 use crate::memory::CaseMemory;
 use crate::record::{AppealData, Inserted, Record};
@@ -29,9 +27,7 @@ impl AppealSink for CaseMemory {
                     .map_err(|e| e.to_string())?,
             );
         }
-        self.drain_outbox(&HashMap::new())
-            .await
-            .map_err(|e| e.to_string())?;
+        self.drain_outbox().await.map_err(|e| e.to_string())?;
         Ok(out)
     }
 }

@@ -20,6 +20,12 @@ use crate::record::{Appeal, AppealStatus, Record, RecordError};
 /// Outbox entries applied per round.
 const DRAIN_BATCH: i64 = 256;
 
+/// Most vectors kept for the outbox drain (~1.5 KB each at 384 dimensions).
+const FRESH_MAX: usize = 8192;
+
+/// Age after which a kept vector no drain took is dropped when room is needed.
+const FRESH_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Errors of the case memory.
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -58,6 +64,11 @@ pub struct CaseMemory {
     drain_lock: Mutex<()>,
     /// The serving path's dynamic batcher, when one is plugged in (see `use_batcher`).
     batcher: std::sync::OnceLock<crate::batcher::Batcher>,
+    /// Vectors of appeals just committed whose outbox entries are not applied
+    /// yet (see [`CaseMemory::remember_vector`]). Whichever request drains the
+    /// outbox applies every pending entry, and takes their vectors from here
+    /// instead of embedding the texts a second time.
+    fresh: std::sync::Mutex<HashMap<i64, (Vec<f32>, std::time::Instant)>>,
 }
 
 impl CaseMemory {
@@ -71,6 +82,7 @@ impl CaseMemory {
             fingerprint,
             drain_lock: Mutex::new(()),
             batcher: std::sync::OnceLock::new(),
+            fresh: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -136,13 +148,39 @@ impl CaseMemory {
         }
     }
 
+    /// Keeps the vector of an appeal the caller just committed, for the outbox
+    /// drain to index (whoever runs it). Bounded: at [`FRESH_MAX`] entries
+    /// those older than [`FRESH_TTL`] are dropped (a drain that ran between
+    /// the commit and this call embedded the text itself and left its vector
+    /// here), and if the index is stalled further vectors are not kept (the
+    /// drain embeds those texts again instead).
+    pub fn remember_vector(&self, id: i64, vector: Vec<f32>) {
+        let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        if fresh.len() >= FRESH_MAX {
+            fresh.retain(|_, (_, at)| now.duration_since(*at) < FRESH_TTL);
+        }
+        if fresh.len() < FRESH_MAX {
+            fresh.insert(id, (vector, now));
+        }
+    }
+
+    /// Takes the remembered vectors of `ids` (see [`CaseMemory::remember_vector`]).
+    fn take_fresh(&self, ids: &[i64], into: &mut HashMap<i64, Vec<f32>>) {
+        let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            if let Some((v, _)) = fresh.remove(id) {
+                into.entry(*id).or_insert(v);
+            }
+        }
+    }
+
     /// Applies every pending outbox entry to the index; returns how many were applied.
     ///
-    /// `known` holds vectors the caller already computed for some appeals (the
-    /// request path embeds an appeal once to route it, and reuses the vector
-    /// here); others are embedded from their redacted text, or reused from the
-    /// index when only the payload changed.
-    pub async fn drain_outbox(&self, known: &HashMap<i64, Vec<f32>>) -> Result<usize> {
+    /// Vectors come from [`CaseMemory::remember_vector`] (the request path
+    /// embeds an appeal once to route it), else from the index when only the
+    /// payload changed, else the redacted text is embedded.
+    pub async fn drain_outbox(&self) -> Result<usize> {
         let _guard = self.drain_lock.lock().await;
         let mut applied = 0;
         loop {
@@ -160,17 +198,15 @@ impl CaseMemory {
                 .filter(|id| !present.contains_key(id))
                 .map(|&id| id as u64)
                 .collect();
-            // Vectors: given by the caller, else already in the index, else embed.
+            // Vectors: given by the caller or remembered from the request that
+            // committed the appeal, else already in the index, else embed.
             let mut vectors: HashMap<i64, Vec<f32>> = HashMap::new();
-            let mut missing: Vec<i64> = Vec::new();
-            for id in present.keys() {
-                match known.get(id) {
-                    Some(v) => {
-                        vectors.insert(*id, v.clone());
-                    }
-                    None => missing.push(*id),
-                }
-            }
+            self.take_fresh(&ids, &mut vectors);
+            let mut missing: Vec<i64> = present
+                .keys()
+                .filter(|id| !vectors.contains_key(id))
+                .copied()
+                .collect();
             if !missing.is_empty() {
                 let stored = self
                     .index

@@ -23,7 +23,7 @@ use sqlx::{AnyPool, Row};
 
 pub use keys::{ApiKey, KeyRole, KEY_PREFIX};
 pub use types::*;
-pub use workflow::{AppealQuery, DecisionRow, NewSuggestion};
+pub use workflow::{AppealQuery, DecisionRow, NewSuggestion, SuggestionBody};
 
 /// Errors of the system of record.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,14 @@ pub enum Dialect {
 /// A handle on the system of record; cheap to clone.
 #[derive(Clone)]
 pub struct Record {
+    /// Readers (and, on PostgreSQL, writers too).
     pool: AnyPool,
+    /// Where every write goes. On SQLite a pool of one connection: SQLite admits
+    /// one writer at a time, and a second connection waiting for the lock polls
+    /// with sleeps of up to 100 ms (its busy handler), which under concurrent
+    /// submissions made the tail latency. One connection turns that into a fair
+    /// async queue in front of the lock. On PostgreSQL the same pool as readers.
+    writer: AnyPool,
     dialect: Dialect,
 }
 
@@ -92,6 +99,23 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA busy_timeout = 5000",
 ];
 
+/// A pool of SQLite connections with [`SQLITE_PRAGMAS`] applied to each.
+async fn sqlite_pool(url: &str, connections: u32, acquire: Duration) -> Result<AnyPool> {
+    Ok(AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(acquire)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                for pragma in SQLITE_PRAGMAS {
+                    sqlx::Executor::execute(&mut *conn, *pragma).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?)
+}
+
 impl Record {
     /// Opens (creating if needed) the database at `url` and applies migrations.
     ///
@@ -105,37 +129,34 @@ impl Record {
         } else {
             return Err(RecordError::UnsupportedUrl(url.to_string()));
         };
-        let pool = match dialect {
+        let (pool, writer) = match dialect {
             Dialect::Sqlite => {
                 let url = if url.contains('?') {
                     url.to_string()
                 } else {
                     format!("{url}?mode=rwc")
                 };
-                AnyPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            for pragma in SQLITE_PRAGMAS {
-                                sqlx::Executor::execute(&mut *conn, *pragma).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await?
+                // The writer first: it creates the file and switches it to WAL
+                // before readers open it.
+                let writer = sqlite_pool(&url, 1, Duration::from_secs(30)).await?;
+                let pool = sqlite_pool(&url, 8, Duration::from_secs(10)).await?;
+                (pool, writer)
             }
             Dialect::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect(url)
-                    .await?
+                    .await?;
+                (pool.clone(), pool)
             }
         };
-        let record = Self { pool, dialect };
-        migrate::run(&record.pool, dialect).await?;
+        let record = Self {
+            pool,
+            writer,
+            dialect,
+        };
+        migrate::run(&record.writer, dialect).await?;
         Ok(record)
     }
 
@@ -146,8 +167,8 @@ impl Record {
     /// apply to it), which concurrent submissions hit.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -164,6 +185,7 @@ impl Record {
     /// Closes every connection (checkpointing SQLite's WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// Creates or updates a tenant.
@@ -181,7 +203,7 @@ impl Record {
         .bind(t.alpha)
         .bind(t.auto_threshold)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -231,7 +253,7 @@ impl Record {
         .bind(d.auto_threshold)
         .bind(d.active as i64)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -271,6 +293,19 @@ impl Record {
     /// the stored appeal's id with `created = false` and changes nothing. The
     /// appeal, its audit entry and its outbox entry commit together.
     pub async fn insert_appeal(&self, a: &AppealData, actor: &str) -> Result<Inserted> {
+        self.insert_appeal_with(a, actor, None).await
+    }
+
+    /// [`Record::insert_appeal`], plus the routing suggestion already made for it
+    /// (`a.status` and `a.department` then say what it decided), all in one
+    /// transaction: the serving path routes first and writes once, so an appeal
+    /// is never seen half-routed and each submission costs one commit.
+    pub async fn insert_appeal_with(
+        &self,
+        a: &AppealData,
+        actor: &str,
+        suggestion: Option<&SuggestionBody<'_>>,
+    ) -> Result<Inserted> {
         self.require_tenant(&a.tenant_id).await?;
         let mut tx = self.begin_write().await?;
         if let Some(ext) = &a.external_id {
@@ -323,6 +358,9 @@ impl Record {
             "{}",
         )
         .await?;
+        if let Some(body) = suggestion {
+            workflow::insert_suggestion(&mut tx, &a.tenant_id, id, body, now).await?;
+        }
         sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
             .bind(id)
             .bind(now)
@@ -386,7 +424,7 @@ impl Record {
     pub async fn ack_outbox(&self, seqs: &[i64]) -> Result<()> {
         for list in id_lists(seqs) {
             sqlx::query(&format!("DELETE FROM outbox WHERE seq IN ({list})"))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         }
         Ok(())
@@ -418,6 +456,12 @@ impl Record {
     /// Raw access for tests of invariants (e.g. that the audit log refuses updates).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool writes go through (one connection on SQLite), for raw writes
+    /// outside this module.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 }
 

@@ -70,6 +70,48 @@ pub struct NewSuggestion<'a> {
     pub department: Option<&'a str>,
 }
 
+/// What a stored suggestion holds besides its appeal (see
+/// [`Record::insert_appeal_with`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SuggestionBody<'a> {
+    /// The full routing decision, JSON.
+    pub decision_json: &'a str,
+    /// Model fingerprint.
+    pub model: &'a str,
+    /// Case-memory version at decision time.
+    pub index_version: u64,
+}
+
+/// Inserts a suggestion row and its audit entry inside `tx`.
+pub(super) async fn insert_suggestion(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant: &str,
+    appeal_id: i64,
+    s: &SuggestionBody<'_>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO suggestions (appeal_id, decision, model, index_version, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(appeal_id)
+    .bind(s.decision_json)
+    .bind(s.model)
+    .bind(s.index_version as i64)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    append_audit(
+        &mut **tx,
+        tenant,
+        Some(appeal_id),
+        "router",
+        "appeal.suggested",
+        s.decision_json,
+    )
+    .await
+}
+
 /// Filter of the review queue and appeal listings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppealQuery {
@@ -115,26 +157,12 @@ impl Record {
         if updated.rows_affected() == 0 {
             return Err(RecordError::UnknownAppeal(appeal_id));
         }
-        sqlx::query(
-            "INSERT INTO suggestions (appeal_id, decision, model, index_version, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(appeal_id)
-        .bind(decision_json)
-        .bind(model)
-        .bind(index_version as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        append_audit(
-            &mut tx,
-            tenant,
-            Some(appeal_id),
-            "router",
-            "appeal.suggested",
+        let body = SuggestionBody {
             decision_json,
-        )
-        .await?;
+            model,
+            index_version,
+        };
+        insert_suggestion(&mut tx, tenant, appeal_id, &body, now).await?;
         enqueue(&mut tx, appeal_id, now).await?;
         tx.commit().await?;
         Ok(())
@@ -412,14 +440,14 @@ impl Record {
         .bind(version as i64)
         .bind(now_ms())
         .bind(body)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         // Bodies hold the lexical weights (megabytes): keep the last few for
         // inspection; every refit stays in the audit log with its numbers.
         sqlx::query("DELETE FROM routing_models WHERE tenant_id = $1 AND version <= $2")
             .bind(tenant)
             .bind(version as i64 - KEPT_MODEL_VERSIONS)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
