@@ -168,7 +168,7 @@ impl Router for EngineRouter {
                     };
                     memory.record().insert_appeal(&data, "eval-import").await?;
                 }
-                memory.drain_outbox(&HashMap::new()).await?;
+                memory.drain_outbox().await?;
                 bar.inc(chunk.len() as u64);
             }
             bar.finish();
