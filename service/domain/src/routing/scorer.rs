@@ -64,7 +64,7 @@ impl Default for RoutingParams {
             near_similarity: 0.97,
             w_near: 2.0,
             w_head: 1.0,
-            w_lex: 2.0,
+            w_lex: 3.0,
             w_place: 1.0,
             w_geo: 1.5,
             geo_temperature: 0.05,
