@@ -102,7 +102,7 @@ pub(super) async fn insert_suggestion(
     .execute(&mut **tx)
     .await?;
     append_audit(
-        &mut **tx,
+        tx,
         tenant,
         Some(appeal_id),
         "router",
