@@ -12,7 +12,7 @@ use qdrant_edge::external::serde_json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, Filter, IntegerIndexParams, JsonPath, KeywordIndexParams,
-    Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointId,
+    Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PointId,
     PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
     RetrieveRequest, ScoringQuery, ScrollRequest, SearchParams, UpdateOperation, VectorInternal,
     VectorStructInternal, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
@@ -23,8 +23,18 @@ use super::{
     ScrollPage, VectorIndex,
 };
 
-/// Keyword payload fields with an index (the tenant one marked `is_tenant`).
-const KEYWORD_FIELDS: [&str; 3] = ["department", "district", "status"];
+/// Keyword payload fields with an index (the tenant one marked `is_tenant`),
+/// and whether the HNSW build adds per-value links for them.
+///
+/// Qdrant builds extra graph links for every value of every indexed field so
+/// that a filter on it can still walk a connected graph. That pays for
+/// `district` (same-district neighbours filter on it, each district is a few
+/// percent of a tenant), but not for `status` (the confirmed statuses are most
+/// of a tenant's cases: the main graph serves them) or `department` (no hot
+/// search filters on it; the payload index answers listings); per-value links
+/// for them doubled the build time of large indexes.
+const KEYWORD_FIELDS: [(&str, bool); 3] =
+    [("department", false), ("district", true), ("status", false)];
 
 /// The embedded index.
 pub struct EmbeddedIndex {
@@ -103,18 +113,26 @@ impl EmbeddedIndex {
                 })),
             )
             .map_err(engine)?;
-            for field in KEYWORD_FIELDS {
+            for (field, links) in KEYWORD_FIELDS {
                 index(
                     field,
-                    PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword),
+                    PayloadFieldSchema::FieldParams(PayloadSchemaParams::Keyword(
+                        KeywordIndexParams {
+                            enable_hnsw: Some(links),
+                            ..Default::default()
+                        },
+                    )),
                 )
                 .map_err(engine)?;
             }
+            // Date windows (duplicates, campaigns) select recent cases: few
+            // enough for the payload index alone, so no per-range links.
             index(
                 "received_at",
                 PayloadFieldSchema::FieldParams(PayloadSchemaParams::Integer(IntegerIndexParams {
                     lookup: Some(false),
                     range: Some(true),
+                    enable_hnsw: Some(false),
                     ..Default::default()
                 })),
             )
