@@ -12,9 +12,9 @@ use qdrant_edge::external::serde_json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, Filter, IntegerIndexParams, JsonPath, KeywordIndexParams,
-    Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PointId,
-    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
-    RetrieveRequest, ScoringQuery, ScrollRequest, SearchParams, UpdateOperation, VectorInternal,
+    Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations,
+    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record, RetrieveRequest,
+    ScoringQuery, ScrollRequest, SearchParams, UpdateOperation, VectorInternal,
     VectorStructInternal, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
 };
 
