@@ -23,7 +23,7 @@ use sqlx::{AnyPool, Row};
 
 pub use keys::{ApiKey, KeyRole, KEY_PREFIX};
 pub use types::*;
-pub use workflow::{AppealQuery, DecisionRow, NewSuggestion, SuggestionBody};
+pub use workflow::{AppealQuery, DecisionRow, SuggestionBody};
 
 /// Errors of the system of record.
 #[derive(Debug, thiserror::Error)]

@@ -51,25 +51,6 @@ pub struct DecisionRow {
     pub at: i64,
 }
 
-/// A routing suggestion to store (see [`Record::record_suggestion`]).
-#[derive(Debug, Clone, Copy)]
-pub struct NewSuggestion<'a> {
-    /// Tenant.
-    pub tenant: &'a str,
-    /// Appeal routed.
-    pub appeal_id: i64,
-    /// The full routing decision, JSON.
-    pub decision_json: &'a str,
-    /// Model fingerprint.
-    pub model: &'a str,
-    /// Case-memory version at decision time.
-    pub index_version: u64,
-    /// Status the appeal moves to.
-    pub status: AppealStatus,
-    /// Department assigned (auto-routed) or `None` (needs review).
-    pub department: Option<&'a str>,
-}
-
 /// What a stored suggestion holds besides its appeal (see
 /// [`Record::insert_appeal_with`]).
 #[derive(Debug, Clone, Copy)]
@@ -128,46 +109,6 @@ pub struct AppealQuery {
 }
 
 impl Record {
-    /// Stores the routing suggestion for an appeal and moves it to its status
-    /// (auto-routed with a department, or needs review), in one transaction with
-    /// its audit and outbox entries.
-    pub async fn record_suggestion(&self, s: &NewSuggestion<'_>) -> Result<()> {
-        let NewSuggestion {
-            tenant,
-            appeal_id,
-            decision_json,
-            model,
-            index_version,
-            status,
-            department,
-        } = *s;
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE appeals SET status = $1, department = $2, updated_at = $3 \
-             WHERE tenant_id = $4 AND id = $5",
-        )
-        .bind(status.as_str())
-        .bind(department)
-        .bind(now)
-        .bind(tenant)
-        .bind(appeal_id)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(RecordError::UnknownAppeal(appeal_id));
-        }
-        let body = SuggestionBody {
-            decision_json,
-            model,
-            index_version,
-        };
-        insert_suggestion(&mut tx, tenant, appeal_id, &body, now).await?;
-        enqueue(&mut tx, appeal_id, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The appeal a portal submitted under `external_id`, if any.
     pub async fn appeal_by_external(
         &self,
