@@ -198,8 +198,8 @@ impl CaseMemory {
                 .filter(|id| !present.contains_key(id))
                 .map(|&id| id as u64)
                 .collect();
-            // Vectors: given by the caller or remembered from the request that
-            // committed the appeal, else already in the index, else embed.
+            // Vectors: remembered from the request that committed the appeal,
+            // else already in the index, else embed.
             let mut vectors: HashMap<i64, Vec<f32>> = HashMap::new();
             self.take_fresh(&ids, &mut vectors);
             let mut missing: Vec<i64> = present

@@ -361,11 +361,7 @@ impl Record {
         if let Some(body) = suggestion {
             workflow::insert_suggestion(&mut tx, &a.tenant_id, id, body, now).await?;
         }
-        sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        workflow::enqueue(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(Inserted { id, created: true })
     }
@@ -456,12 +452,6 @@ impl Record {
     /// Raw access for tests of invariants (e.g. that the audit log refuses updates).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// The pool writes go through (one connection on SQLite), for raw writes
-    /// outside this module.
-    pub fn writer(&self) -> &AnyPool {
-        &self.writer
     }
 }
 

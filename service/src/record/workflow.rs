@@ -455,7 +455,11 @@ impl Record {
     }
 }
 
-async fn enqueue(conn: &mut sqlx::AnyConnection, appeal_id: i64, now: i64) -> Result<()> {
+pub(super) async fn enqueue(
+    conn: &mut sqlx::AnyConnection,
+    appeal_id: i64,
+    now: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
         .bind(appeal_id)
         .bind(now)

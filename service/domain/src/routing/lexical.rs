@@ -440,26 +440,15 @@ mod tests {
         let classes = vec!["administration".into(), "agency".into()];
         let head = LexicalHead::fit(&refs, &districts, &ys, classes, &opts).unwrap();
         let p = |text: &str, d: &str| head.predict(&head.features(text, Some(d)));
-        assert!(
-            p("грязный двор", "A")[0] > 0.7,
-            "{:?}",
-            p("грязный двор", "A")
-        );
-        assert!(
-            p("грязный двор", "B")[1] > 0.7,
-            "{:?}",
-            p("грязный двор", "B")
-        );
-        assert!(
-            p("течёт крыша", "A")[1] > 0.7,
-            "{:?}",
-            p("течёт крыша", "A")
-        );
-        assert!(
-            p("течёт крыша", "B")[0] > 0.7,
-            "{:?}",
-            p("течёт крыша", "B")
-        );
+        for (text, d, class) in [
+            ("грязный двор", "A", 0),
+            ("грязный двор", "B", 1),
+            ("течёт крыша", "A", 1),
+            ("течёт крыша", "B", 0),
+        ] {
+            let probs = p(text, d);
+            assert!(probs[class] > 0.7, "{text} in {d}: {probs:?}");
+        }
     }
 
     #[test]
