@@ -58,6 +58,9 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let flags = Flags::try_parse_from(["tune", "--data-dir", &dir])?;
+    // The place lookup honours APPEAL_TRIAGE_SPOT_RADIUS_M / _SPOT_MAX_CASES.
+    let (spot_radius_m, spot_max_cases) =
+        (flags.routing.spot_radius_m, flags.routing.spot_max_cases);
     let cfg = EngineConfig {
         model: flags.model,
         index: flags.index,
@@ -207,8 +210,8 @@ fn main() -> anyhow::Result<()> {
                 "tune",
                 &v,
                 spot,
-                30.0,
-                50,
+                spot_radius_m,
+                spot_max_cases,
                 Some(valid_from),
                 None,
             ))?,

@@ -3,8 +3,8 @@
 //! ```text
 //! bench-case-memory import --csv FILE [--model-dir DIR] [--sample N]
 //!     end-to-end import (embed + record + index) vs the embedder alone
-//! bench-case-memory search --points N [--dir DIR] [--queries Q]
-//!     synthetic cases (20 tenants, 18 districts, 3 statuses): upsert, optimize,
+//! bench-case-memory search --points N [--dir DIR] [--queries Q] [--tenants T]
+//!     synthetic cases (20 tenants unless --tenants, 18 districts, 3 statuses): upsert, optimize,
 //!     filtered top-20 latency, RSS, reopen time
 //! ```
 //! Build with `--release`.
@@ -26,6 +26,7 @@ use chrono::FixedOffset;
 use triage_models::{Embedder, EmbedderOptions, Role};
 
 const DIM: usize = 384;
+/// Tenants the synthetic cases are spread over unless `--tenants` says otherwise.
 const TENANTS: usize = 20;
 const DISTRICTS: usize = 18;
 const STATUSES: [&str; 3] = ["imported", "decided", "needs_review"];
@@ -34,36 +35,9 @@ const STATUSES: [&str; 3] = ["imported", "decided", "needs_review"];
 mod bench_support;
 use bench_support::{arg, percentile, rss_mb};
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn normalize(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
-/// Topic centres and a point near one of them (appeals cluster by topic).
-fn perturbed(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
-    let c = &centres[rng.below(centres.len())];
-    let mut v: Vec<f32> = c.iter().map(|x| x + 0.35 * rng.unit()).collect();
-    normalize(&mut v);
-    v
-}
+#[path = "../bench_synthetic.rs"]
+mod bench_synthetic;
+use bench_synthetic::{centres, perturbed, Rng, SEED};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -80,18 +54,13 @@ fn main() -> anyhow::Result<()> {
 async fn search(args: &[String]) -> anyhow::Result<()> {
     let n: usize = arg(args, "--points").unwrap_or("100000".into()).parse()?;
     let queries: usize = arg(args, "--queries").unwrap_or("300".into()).parse()?;
+    let tenants: usize = arg(args, "--tenants").map_or(Ok(TENANTS), |t| t.parse())?;
     let dir = PathBuf::from(arg(args, "--dir").unwrap_or(format!("target/bench-case-memory-{n}")));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let centres: Vec<Vec<f32>> = (0..2000)
-        .map(|_| {
-            let mut v: Vec<f32> = (0..DIM).map(|_| rng.unit()).collect();
-            normalize(&mut v);
-            v
-        })
-        .collect();
+    let mut rng = Rng(SEED);
+    let centres = centres(&mut rng, DIM);
     let index = EmbeddedIndex::open(&dir, DIM)?;
     let t = Instant::now();
     let mut id = 0u64;
@@ -104,7 +73,7 @@ async fn search(args: &[String]) -> anyhow::Result<()> {
                     id,
                     vector: perturbed(&mut rng, &centres),
                     payload: CasePayload {
-                        tenant: format!("t{:02}", r as usize % TENANTS),
+                        tenant: format!("t{:02}", r as usize % tenants),
                         department: Some(format!("dept-{}", (r >> 8) as usize % 60)),
                         district: Some(format!("district-{}", (r >> 16) as usize % DISTRICTS)),
                         status: STATUSES[match (r >> 24) % 10 {
@@ -134,11 +103,11 @@ async fn search(args: &[String]) -> anyhow::Result<()> {
         .collect();
     let status_filter = |i: usize| CaseFilter {
         statuses: vec!["imported".into(), "decided".into()],
-        ..CaseFilter::tenant(format!("t{:02}", i % TENANTS))
+        ..CaseFilter::tenant(format!("t{:02}", i % tenants))
     };
     let district_filter = |i: usize| CaseFilter {
         district: Some(format!("district-{}", i % DISTRICTS)),
-        ..CaseFilter::tenant(format!("t{:02}", i % TENANTS))
+        ..CaseFilter::tenant(format!("t{:02}", i % tenants))
     };
     let mut rows = Vec::new();
     for (name, filter) in [
@@ -173,7 +142,7 @@ async fn search(args: &[String]) -> anyhow::Result<()> {
     let first_query = t.elapsed();
     let disk = dir_size(&dir);
 
-    println!("case memory search bench: {n} points x {DIM}, {TENANTS} tenants, {DISTRICTS} districts, top-20, {queries} queries per filter");
+    println!("case memory search bench: {n} points x {DIM}, {tenants} tenants, {DISTRICTS} districts, top-20, {queries} queries per filter");
     println!("| step | value |");
     println!("|---|---|");
     println!(

@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! bench-case-memory search --points 1000000            # builds target/bench-case-memory-1000000
-//! bench-routing --dir target/bench-case-memory-1000000 [--queries 500] [--model-dir DIR]
+//! bench-routing --dir target/bench-case-memory-1000000 [--queries 500] [--model-dir DIR] [--uniform]
 //! ```
 //! Opens the synthetic index (20 tenants, 18 districts, 60 departments,
 //! clustered 384-d vectors) with a fresh record, refits one tenant's head and
-//! calibration (timed), then routes random appeal vectors of that tenant
+//! calibration (timed), then routes new appeal vectors of that tenant (near
+//! the stored topics; `--uniform`: uniform noise)
 //! through `Engine::route_vector` — neighbours, same-district neighbours,
 //! duplicate window, evidence from the record, head, calibration, urgency and
 //! deadlines — and prints p50/p95/p99 and RSS. Build with `--release`.
@@ -26,6 +27,9 @@ use triage_models::{Embedder, EmbedderOptions};
 #[path = "../bench_support.rs"]
 mod bench_support;
 use bench_support::{arg, percentile, rss_mb};
+#[path = "../bench_synthetic.rs"]
+mod bench_synthetic;
+use bench_synthetic::{centres, perturbed, Rng, SEED};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -71,19 +75,22 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let refit = t.elapsed();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    // New appeals look like the stored ones: drawn near the same topic
+    // centres as `bench-case-memory search` stored (same centre seed, another
+    // draw seed). `--uniform` draws uniform noise instead, which is near no
+    // topic and makes the graph walks longest (the figure before session 5).
+    let uniform = args.iter().any(|a| a == "--uniform");
+    let centres = centres(&mut Rng(SEED), 384);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut times = Vec::with_capacity(queries);
     for q in 0..queries + 20 {
-        let mut v: Vec<f32> = (0..384)
-            .map(|_| (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
-            .collect();
-        triage_models::l2_normalize(&mut v);
+        let v = if uniform {
+            let mut v: Vec<f32> = (0..384).map(|_| rng.unit()).collect();
+            triage_models::l2_normalize(&mut v);
+            v
+        } else {
+            perturbed(&mut rng, &centres)
+        };
         let input = RouteInput {
             tenant: "t00".into(),
             text: "На дороге яма, прошу отремонтировать".into(),
