@@ -426,6 +426,19 @@ async fn server_adapter_creates_the_payload_indexes_and_reopens_an_existing_coll
         Some(IndexParams::KeywordIndexParams(k)) => assert_eq!(k.is_tenant, Some(true)),
         other => panic!("tenant index params: {other:?}"),
     }
+    // Per-value graph links only where a hot search filters (see KEYWORD_FIELDS).
+    for (field, links) in [("department", false), ("district", true), ("status", false)] {
+        match schema[field]
+            .params
+            .as_ref()
+            .and_then(|p| p.index_params.as_ref())
+        {
+            Some(IndexParams::KeywordIndexParams(k)) => {
+                assert_eq!(k.enable_hnsw, Some(links), "{field}")
+            }
+            other => panic!("{field} index params: {other:?}"),
+        }
+    }
     let received = &schema["received_at"];
     assert_eq!(received.data_type, PayloadSchemaType::Integer as i32);
     match received
@@ -433,7 +446,10 @@ async fn server_adapter_creates_the_payload_indexes_and_reopens_an_existing_coll
         .as_ref()
         .and_then(|p| p.index_params.as_ref())
     {
-        Some(IndexParams::IntegerIndexParams(i)) => assert_eq!(i.range, Some(true)),
+        Some(IndexParams::IntegerIndexParams(i)) => {
+            assert_eq!(i.range, Some(true));
+            assert_eq!(i.enable_hnsw, Some(false), "no per-range links");
+        }
         other => panic!("received_at index params: {other:?}"),
     }
 

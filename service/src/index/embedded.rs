@@ -20,21 +20,8 @@ use qdrant_edge::{
 
 use super::{
     BackendKind, CaseFilter, CasePayload, CasePoint, Hit, IndexError, IndexSnapshot, Result,
-    ScrollPage, VectorIndex,
+    ScrollPage, VectorIndex, KEYWORD_FIELDS,
 };
-
-/// Keyword payload fields with an index (the tenant one marked `is_tenant`),
-/// and whether the HNSW build adds per-value links for them.
-///
-/// Qdrant builds extra graph links for every value of every indexed field so
-/// that a filter on it can still walk a connected graph. That pays for
-/// `district` (same-district neighbours filter on it, each district is a few
-/// percent of a tenant), but not for `status` (the confirmed statuses are most
-/// of a tenant's cases: the main graph serves them) or `department` (no hot
-/// search filters on it; the payload index answers listings); per-value links
-/// for them doubled the build time of large indexes.
-const KEYWORD_FIELDS: [(&str, bool); 3] =
-    [("department", false), ("district", true), ("status", false)];
 
 /// Keyword field holding a case's tenant and district together.
 ///
@@ -171,6 +158,13 @@ impl EmbeddedIndex {
             .map_err(engine)?
             .payload_schema
             .contains_key(&path(PLACE_KEY));
+        if !place_key {
+            tracing::info!(
+                dir = %dir.display(),
+                "the index predates the tenant+district key: same-district lookups walk the \
+                 whole tenant until `appeal-triage reindex` rebuilds it"
+            );
+        }
         Ok(Self {
             shard: Arc::new(shard),
             dir: dir.to_path_buf(),
@@ -505,5 +499,81 @@ impl VectorIndex for EmbeddedIndex {
 
     fn version(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(id: u64) -> CasePoint {
+        let mut vector = vec![1.0, 0.0, 0.0, 0.0];
+        vector[(id % 4) as usize] += id as f32 / 10.0;
+        CasePoint {
+            id,
+            vector,
+            payload: CasePayload {
+                tenant: if id % 2 == 0 { "a" } else { "b" }.into(),
+                department: Some("dept".into()),
+                district: Some(format!("d{}", id % 3)),
+                status: "imported".into(),
+                received_at: id as i64,
+                model: "m".into(),
+            },
+        }
+    }
+
+    /// A new index filters districts through the joined key; an index made
+    /// before the key existed (simulated by turning the flag off) filters on
+    /// the two fields. Both give the same cases, and never another tenant's.
+    #[tokio::test]
+    async fn district_lookups_agree_with_and_without_the_place_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = EmbeddedIndex::open(dir.path(), 4).unwrap();
+        assert!(index.place_key, "a new index has the tenant+district key");
+        index.upsert((1..=60).map(point).collect()).await.unwrap();
+        let want: Vec<u64> = (1..=60).filter(|i| i % 2 == 0 && i % 3 == 1).collect();
+        let filter = CaseFilter {
+            district: Some("d1".into()),
+            ..CaseFilter::tenant("a")
+        };
+        for place_key in [true, false] {
+            index.place_key = place_key;
+            let count = index.count(filter.clone()).await.unwrap();
+            assert_eq!(count, want.len() as u64, "place_key {place_key}");
+            let mut got: Vec<u64> = index
+                .search(point(4).vector, filter.clone(), 60)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "place_key {place_key}");
+        }
+        drop(index);
+        let reopened = EmbeddedIndex::open(dir.path(), 4).unwrap();
+        assert!(reopened.place_key, "the key is found again on reopen");
+    }
+
+    #[test]
+    fn the_place_key_replaces_the_district_condition() {
+        let f = CaseFilter {
+            district: Some("d1".into()),
+            ..CaseFilter::tenant("a")
+        };
+        let keys = |filter: Filter| -> Vec<String> {
+            filter
+                .must
+                .unwrap()
+                .into_iter()
+                .map(|c| match c {
+                    Condition::Field(f) => f.key.to_string(),
+                    other => panic!("unexpected condition {other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(keys(to_filter(&f, true)), ["tenant", PLACE_KEY]);
+        assert_eq!(keys(to_filter(&f, false)), ["tenant", "district"]);
     }
 }

@@ -76,6 +76,20 @@ impl IndexError {
     }
 }
 
+/// Keyword payload fields with an index (the tenant one marked `is_tenant`),
+/// and whether the HNSW build adds per-value links for them.
+///
+/// Qdrant builds extra graph links for every value of every indexed field so
+/// that a filter on it can still walk a connected graph. That pays for
+/// `district` (same-district neighbours filter on it, each district is a few
+/// percent of a tenant), but not for `status` (the confirmed statuses are most
+/// of a tenant's cases: the main graph serves them) or `department` (no hot
+/// search filters on it; the payload index answers listings); per-value links
+/// for them doubled the build time of large indexes. Both adapters create
+/// their payload indexes from this table.
+pub(crate) const KEYWORD_FIELDS: [(&str, bool); 3] =
+    [("department", false), ("district", true), ("status", false)];
+
 /// Result alias of the index.
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 

@@ -35,7 +35,7 @@ use tonic::{Code, Status};
 
 use super::{
     BackendKind, CaseFilter, CasePoint, Hit, IndexError, IndexSnapshot, Result, ScrollPage,
-    VectorIndex,
+    VectorIndex, KEYWORD_FIELDS,
 };
 
 /// How strongly a write is ordered across replicas (Qdrant's `WriteOrdering`).
@@ -180,9 +180,6 @@ pub struct QdrantServerIndex {
     dim: usize,
     writes: AtomicU64,
 }
-
-/// Keyword payload fields with a plain index (the tenant one is `is_tenant`).
-const KEYWORD_FIELDS: [&str; 3] = ["department", "district", "status"];
 
 /// Codes after which the same (idempotent) call may succeed.
 fn transient(code: Code) -> bool {
@@ -348,11 +345,20 @@ impl QdrantServerIndex {
             index_params: Some(IndexParams::IntegerIndexParams(IntegerIndexParams {
                 lookup: Some(false),
                 range: Some(true),
+                enable_hnsw: Some(false),
                 ..Default::default()
             })),
         };
         let mut wanted = vec![("tenant", FieldType::Keyword, Some(tenant))];
-        wanted.extend(KEYWORD_FIELDS.map(|f| (f, FieldType::Keyword, None)));
+        wanted.extend(KEYWORD_FIELDS.map(|(f, links)| {
+            let params = PayloadIndexParams {
+                index_params: Some(IndexParams::KeywordIndexParams(KeywordIndexParams {
+                    enable_hnsw: Some(links),
+                    ..Default::default()
+                })),
+            };
+            (f, FieldType::Keyword, Some(params))
+        }));
         wanted.push(("received_at", FieldType::Integer, Some(received)));
         for (field, kind, params) in wanted {
             if have.contains_key(field) {

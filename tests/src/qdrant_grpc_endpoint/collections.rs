@@ -34,12 +34,14 @@ fn index_params(p: Option<PayloadSchemaParams>) -> Option<q::PayloadIndexParams>
     let params = match p? {
         PayloadSchemaParams::Keyword(k) => IndexParams::KeywordIndexParams(q::KeywordIndexParams {
             is_tenant: k.is_tenant,
+            enable_hnsw: k.enable_hnsw,
             ..Default::default()
         }),
         PayloadSchemaParams::Integer(i) => IndexParams::IntegerIndexParams(q::IntegerIndexParams {
             lookup: i.lookup,
             range: i.range,
             is_principal: i.is_principal,
+            enable_hnsw: i.enable_hnsw,
             ..Default::default()
         }),
         _ => return None,

@@ -46,6 +46,7 @@ fn index_schema(
         Some(IndexParams::KeywordIndexParams(k)) => Ok(PayloadFieldSchema::FieldParams(
             PayloadSchemaParams::Keyword(KeywordIndexParams {
                 is_tenant: k.is_tenant,
+                enable_hnsw: k.enable_hnsw,
                 ..Default::default()
             }),
         )),
@@ -54,6 +55,7 @@ fn index_schema(
                 lookup: i.lookup,
                 range: i.range,
                 is_principal: i.is_principal,
+                enable_hnsw: i.enable_hnsw,
                 ..Default::default()
             }),
         )),
