@@ -513,7 +513,7 @@ mod tests {
             id,
             vector,
             payload: CasePayload {
-                tenant: if id % 2 == 0 { "a" } else { "b" }.into(),
+                tenant: if id.is_multiple_of(2) { "a" } else { "b" }.into(),
                 department: Some("dept".into()),
                 district: Some(format!("d{}", id % 3)),
                 status: "imported".into(),
