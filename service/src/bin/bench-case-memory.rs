@@ -3,9 +3,10 @@
 //! ```text
 //! bench-case-memory import --csv FILE [--model-dir DIR] [--sample N]
 //!     end-to-end import (embed + record + index) vs the embedder alone
-//! bench-case-memory search --points N [--dir DIR] [--queries Q] [--tenants T]
+//! bench-case-memory search --points N [--dir DIR] [--queries Q] [--tenants T] [--reuse]
 //!     synthetic cases (20 tenants unless --tenants, 18 districts, 3 statuses): upsert, optimize,
-//!     filtered top-20 latency, RSS, reopen time
+//!     filtered top-20 latency, RSS, reopen time (`--reuse`: query the index
+//!     built before by the same command, without rebuilding)
 //! ```
 //! Build with `--release`.
 
@@ -56,7 +57,10 @@ async fn search(args: &[String]) -> anyhow::Result<()> {
     let queries: usize = arg(args, "--queries").unwrap_or("300".into()).parse()?;
     let tenants: usize = arg(args, "--tenants").map_or(Ok(TENANTS), |t| t.parse())?;
     let dir = PathBuf::from(arg(args, "--dir").unwrap_or(format!("target/bench-case-memory-{n}")));
-    if dir.exists() {
+    // `--reuse`: query an index this command built before (same points, same
+    // queries: the random stream is replayed without writing).
+    let reuse = args.iter().any(|a| a == "--reuse") && dir.join("edge_config.json").is_file();
+    if dir.exists() && !reuse {
         std::fs::remove_dir_all(&dir)?;
     }
     let mut rng = Rng(SEED);
@@ -88,13 +92,17 @@ async fn search(args: &[String]) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        index.upsert(batch).await?;
+        if !reuse {
+            index.upsert(batch).await?;
+        }
     }
     index.flush().await?;
     let upsert = t.elapsed();
     let t = Instant::now();
-    index.optimize().await?;
-    index.flush().await?;
+    if !reuse {
+        index.optimize().await?;
+        index.flush().await?;
+    }
     let optimize = t.elapsed();
     let rss_built = rss_mb();
 
@@ -145,12 +153,19 @@ async fn search(args: &[String]) -> anyhow::Result<()> {
     println!("case memory search bench: {n} points x {DIM}, {tenants} tenants, {DISTRICTS} districts, top-20, {queries} queries per filter");
     println!("| step | value |");
     println!("|---|---|");
-    println!(
-        "| upsert (batches of 1000) | {:.1} s ({:.0} points/s) |",
-        upsert.as_secs_f64(),
-        n as f64 / upsert.as_secs_f64()
-    );
-    println!("| optimize (HNSW) | {:.1} s |", optimize.as_secs_f64());
+    if reuse {
+        println!(
+            "| upsert, optimize | reused the index in {} |",
+            dir.display()
+        );
+    } else {
+        println!(
+            "| upsert (batches of 1000) | {:.1} s ({:.0} points/s) |",
+            upsert.as_secs_f64(),
+            n as f64 / upsert.as_secs_f64()
+        );
+        println!("| optimize (HNSW) | {:.1} s |", optimize.as_secs_f64());
+    }
     for (name, p50, p95, hits) in &rows {
         println!("| search {name}: p50 / p95 | {p50:.2} ms / {p95:.2} ms (mean hits {hits:.1}) |");
     }

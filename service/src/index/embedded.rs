@@ -20,7 +20,7 @@ use qdrant_edge::{
 
 use super::{
     BackendKind, CaseFilter, CasePayload, CasePoint, Hit, IndexError, IndexSnapshot, Result,
-    ScrollPage, VectorIndex, KEYWORD_FIELDS,
+    ScrollPage, VectorIndex, KEYWORD_FIELDS, SEARCH_EF,
 };
 
 /// Keyword field holding a case's tenant and district together.
@@ -383,7 +383,7 @@ impl VectorIndex for EmbeddedIndex {
                     ))),
                     filter: Some(to_filter(&filter, place_key)),
                     params: Some(SearchParams {
-                        hnsw_ef: Some(128),
+                        hnsw_ef: Some(SEARCH_EF as usize),
                         ..Default::default()
                     }),
                     with_payload: WithPayloadInterface::Bool(true),

@@ -90,6 +90,13 @@ impl IndexError {
 pub(crate) const KEYWORD_FIELDS: [(&str, bool); 3] =
     [("department", false), ("district", true), ("status", false)];
 
+/// Candidate list size of a graph search (`hnsw_ef`), for both adapters.
+///
+/// Routing asks for 41 neighbours. On the January validation slice of the
+/// St Petersburg data, top-1 was 0.7615 at 128, 0.7619 at 96 and 0.7600 at
+/// 64; a search at 1M cases costs about a third less at 96 than at 128.
+pub(crate) const SEARCH_EF: u64 = 96;
+
 /// Result alias of the index.
 pub type Result<T, E = IndexError> = std::result::Result<T, E>;
 

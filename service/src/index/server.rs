@@ -35,7 +35,7 @@ use tonic::{Code, Status};
 
 use super::{
     BackendKind, CaseFilter, CasePoint, Hit, IndexError, IndexSnapshot, Result, ScrollPage,
-    VectorIndex, KEYWORD_FIELDS,
+    VectorIndex, KEYWORD_FIELDS, SEARCH_EF,
 };
 
 /// How strongly a write is ordered across replicas (Qdrant's `WriteOrdering`).
@@ -552,7 +552,7 @@ impl VectorIndex for QdrantServerIndex {
             }),
             filter: Some(wire::to_filter(&filter)),
             params: Some(SearchParams {
-                hnsw_ef: Some(128),
+                hnsw_ef: Some(SEARCH_EF),
                 ..Default::default()
             }),
             limit: Some(k as u64),
