@@ -29,17 +29,12 @@ impl Rng {
     }
 }
 
-fn normalize(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= n);
-}
-
 /// The topic centres, drawn first from `rng` (seeded with [`SEED`]).
 pub fn centres(rng: &mut Rng, dim: usize) -> Vec<Vec<f32>> {
     (0..TOPICS)
         .map(|_| {
             let mut v: Vec<f32> = (0..dim).map(|_| rng.unit()).collect();
-            normalize(&mut v);
+            triage_models::l2_normalize(&mut v);
             v
         })
         .collect()
@@ -49,6 +44,6 @@ pub fn centres(rng: &mut Rng, dim: usize) -> Vec<Vec<f32>> {
 pub fn perturbed(rng: &mut Rng, centres: &[Vec<f32>]) -> Vec<f32> {
     let c = &centres[rng.below(centres.len())];
     let mut v: Vec<f32> = c.iter().map(|x| x + 0.35 * rng.unit()).collect();
-    normalize(&mut v);
+    triage_models::l2_normalize(&mut v);
     v
 }

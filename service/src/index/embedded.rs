@@ -370,7 +370,7 @@ impl VectorIndex for EmbeddedIndex {
     }
 
     async fn search(&self, vector: Vec<f32>, filter: CaseFilter, k: usize) -> Result<Vec<Hit>> {
-        let place_key = self.place_key;
+        let filter = to_filter(&filter, self.place_key);
         self.check_dim(&vector)?;
         if k == 0 {
             return Ok(Vec::new());
@@ -381,7 +381,7 @@ impl VectorIndex for EmbeddedIndex {
                     query: Some(ScoringQuery::Vector(QueryEnum::Nearest(
                         NamedQuery::default_dense(vector),
                     ))),
-                    filter: Some(to_filter(&filter, place_key)),
+                    filter: Some(filter),
                     params: Some(SearchParams {
                         hnsw_ef: Some(SEARCH_EF as usize),
                         ..Default::default()
@@ -406,11 +406,11 @@ impl VectorIndex for EmbeddedIndex {
     }
 
     async fn count(&self, filter: CaseFilter) -> Result<u64> {
-        let place_key = self.place_key;
+        let filter = to_filter(&filter, self.place_key);
         let n = self
             .blocking(move |s| {
                 s.count(CountRequest {
-                    filter: Some(to_filter(&filter, place_key)),
+                    filter: Some(filter),
                     exact: true,
                 })
                 .map_err(engine)
@@ -425,7 +425,7 @@ impl VectorIndex for EmbeddedIndex {
         offset: Option<u64>,
         limit: usize,
     ) -> Result<ScrollPage> {
-        let place_key = self.place_key;
+        let filter = to_filter(&filter, self.place_key);
         if limit == 0 {
             return Ok(ScrollPage {
                 points: Vec::new(),
@@ -437,7 +437,7 @@ impl VectorIndex for EmbeddedIndex {
                 s.scroll(ScrollRequest {
                     offset: offset.map(PointId::NumId),
                     limit: Some(limit),
-                    filter: Some(to_filter(&filter, place_key)),
+                    filter: Some(filter),
                     with_payload: Some(WithPayloadInterface::Bool(true)),
                     with_vector: WithVector::Bool(true),
                     order_by: None,
