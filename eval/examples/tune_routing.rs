@@ -260,6 +260,38 @@ fn main() -> anyhow::Result<()> {
             top3 as f64 / cases.len() as f64,
         )
     };
+    // TUNE_DUMP=FILE writes each validation appeal's per-signal probabilities
+    // under the default weights (JSON lines), for offline study of the combination.
+    if let Ok(path) = std::env::var("TUNE_DUMP") {
+        use std::io::Write;
+        let scorer = Scorer::new(RoutingParams::default());
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        for c in &cases {
+            let g: Vec<Neighbour> = c.global.iter().take(scorer.params.knn_k).cloned().collect();
+            let l: Vec<Neighbour> = c.local.iter().take(scorer.params.knn_k).cloned().collect();
+            let s = scorer.score(&ScoreInput {
+                neighbours: &g,
+                local_neighbours: &l,
+                place_neighbours: &c.place,
+                head: Some((&head, &c.input)),
+                lexical: Some((&lexical, &c.lexical)),
+                district: c.district.as_deref(),
+                departments: &[],
+                areas: &areas,
+                confirmed_total: before.len() as u64,
+                roles: &roles,
+            });
+            let sig = &s.signals;
+            let row = serde_json::json!({
+                "label": c.label, "district": c.district, "candidates": s.candidates,
+                "scores": s.scores, "knn": sig.knn, "local": sig.local, "near": sig.near,
+                "geo": sig.geo, "head": sig.head, "lexical": sig.lexical, "place": sig.place,
+                "best_sim": g.first().map(|n| n.similarity),
+            });
+            writeln!(out, "{row}")?;
+        }
+        eprintln!("dumped {} appeals to {path}", cases.len());
+    }
     let base = RoutingParams::default();
     println!("k\ttemp\tw_knn\tw_local\tw_head\tw_place\tw_lex\tw_geo\ttop1\ttop3");
     let mut best = (0.0, base.clone());

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use appeal_triage::engine::{Engine, EngineError, NewAppeal};
 use appeal_triage::record::{AppealData, AppealStatus, Department, Jurisdiction, Place, Tenant};
 use triage_domain::Outcome;
-use triage_tests::tiny_engine;
+use triage_tests::{tiny_engine, tiny_engine_with};
 
 async fn tenant(engine: &Engine, id: &str) {
     engine
@@ -381,6 +381,67 @@ async fn refit_fits_a_head_and_calibration_and_records_it() {
             .await
             .unwrap();
     assert_eq!(trail, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = |c: &mut appeal_triage::engine::EngineConfig| {
+        c.routing.calibration_cases = 60;
+        c.routing.learn_weights_min = 30;
+    };
+    let engine = tiny_engine_with(dir.path(), small).await;
+    tenant(&engine, "city").await;
+    let mut cases = Vec::new();
+    for round in 0..24 {
+        for (i, t) in ROADS.iter().enumerate() {
+            let north = (i + round) % 2 == 0;
+            let (dept, district) = if north {
+                ("roads-north", "North")
+            } else {
+                ("roads-south", "South")
+            };
+            cases.push((*t, dept, district));
+        }
+        for t in WATER {
+            cases.push((t, "water", if round % 2 == 0 { "North" } else { "South" }));
+        }
+    }
+    history(&engine, "city", &cases).await;
+    let model = engine.refit("city").await.unwrap();
+    let learned = model.calibration.weights.expect("60 held-out cases >= 30");
+    assert!(learned.to_array().iter().all(|w| w.is_finite() && *w >= 0.0), "{learned:?}");
+    // The configured weights are a different vector: something was learned.
+    let configured = triage_domain::routing::SignalWeights::from_params(
+        &triage_domain::routing::RoutingParams::default(),
+    );
+    assert_ne!(learned, configured);
+    let d = engine
+        .preview("city", &appeal(ROADS[1], "South"))
+        .await
+        .unwrap();
+    assert_eq!(d.department.as_deref(), Some("roads-south"), "{d:?}");
+    // The refit's audit entry names the weights, and a restart loads them.
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'model.refit'")
+            .fetch_one(engine.memory().record().pool())
+            .await
+            .unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
+    assert!(detail["weights"]["lexical"].is_number(), "{detail}");
+    drop(engine);
+    let engine = tiny_engine_with(dir.path(), small).await;
+    let state = engine.state("city").await.unwrap();
+    assert_eq!(state.model().calibration.weights, Some(learned));
+    // With learning switched off, a refit keeps the configured weights.
+    drop(engine);
+    let engine = tiny_engine_with(dir.path(), |c| {
+        small(c);
+        c.routing.learn_weights_min = 0;
+    })
+    .await;
+    let model = engine.refit("city").await.unwrap();
+    assert_eq!(model.calibration.weights, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

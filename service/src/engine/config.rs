@@ -49,14 +49,24 @@ pub struct RoutingConfig {
         global = true
     )]
     pub campaign_min: usize,
-    /// Most recent confirmed cases held out to calibrate confidence and prediction sets.
+    /// Most recent confirmed cases held out (at most a fifth of the history)
+    /// to learn the signal weights and calibrate confidence and prediction sets.
     #[arg(
         long,
         env = "APPEAL_TRIAGE_CALIBRATION_CASES",
-        default_value_t = 2000,
+        default_value_t = 4000,
         global = true
     )]
     pub calibration_cases: usize,
+    /// Held-out cases needed before the signal weights are learned from them
+    /// (fewer: the configured weights apply); 0 never learns them.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_LEARN_WEIGHTS_MIN",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub learn_weights_min: usize,
     /// Refit the routing head after this many new confirmed cases.
     #[arg(
         long,
@@ -113,7 +123,8 @@ impl Default for RoutingConfig {
             duplicate_similarity: 0.97,
             campaign_similarity: 0.95,
             campaign_min: 5,
-            calibration_cases: 2000,
+            calibration_cases: 4000,
+            learn_weights_min: 1000,
             refit_after: 500,
             head_max_cases: 200_000,
             target_precision: 0.95,

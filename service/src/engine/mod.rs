@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use triage_domain::routing::{Calibration, Scorer};
+use triage_domain::routing::{weights, Calibration, Scorer, SignalWeights, WeightFitOptions};
 use triage_domain::{Place, RouteInput, RoutingDecision};
 use triage_models::{Embedder, Role};
 
@@ -272,11 +272,32 @@ impl Engine {
                 train_end as u64,
             )
             .await?;
-            Calibration::fit(&cal, t.alpha).with_auto_threshold(
-                &cal,
-                self.routing.target_precision,
-                AUTO_THRESHOLD_MIN_CASES,
-            )
+            // Learn the signal weights on the held-out cases, then calibrate
+            // the scores they give.
+            let configured = SignalWeights::from_params(&self.scorer.params);
+            let opts = WeightFitOptions {
+                min_cases: self.routing.learn_weights_min,
+                ..WeightFitOptions::default()
+            };
+            let (cal, learned) = if self.routing.learn_weights_min == 0 {
+                (cal, None)
+            } else {
+                tokio::task::spawn_blocking(move || {
+                    let w = weights::fit(&cal, &configured, &opts);
+                    (cal, w)
+                })
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?
+            };
+            let scored = state::scored_cases(&cal, learned.as_ref().unwrap_or(&configured));
+            Calibration {
+                weights: learned,
+                ..Calibration::fit(&scored, t.alpha).with_auto_threshold(
+                    &scored,
+                    self.routing.target_precision,
+                    AUTO_THRESHOLD_MIN_CASES,
+                )
+            }
         } else {
             Calibration {
                 alpha: t.alpha,
@@ -313,6 +334,7 @@ impl Engine {
             "held_out": held,
             "families": families,
             "temperature": model.calibration.temperature,
+            "weights": model.calibration.weights,
             "conformal_q": model.calibration.conformal_q,
             "alpha": model.calibration.alpha,
             "seconds": started.elapsed().as_secs_f64(),

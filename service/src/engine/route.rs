@@ -82,7 +82,9 @@ impl Engine {
             // Read under the lock (no await inside): the statistics are not copied per appeal.
             let empty = AreaStats::default();
             let guard = state.areas.read();
-            self.scorer.score(&ScoreInput {
+            // The tenant's learned signal weights, if it has enough history.
+            let learned = model.calibration.weights.map(|w| self.scorer.with_weights(&w));
+            learned.as_ref().unwrap_or(&self.scorer).score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
                 place_neighbours: &place,

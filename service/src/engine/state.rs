@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::{
     roles, AreaStats, Calibration, HeadFitOptions, LexicalFitOptions, LexicalHead, Neighbour,
-    RoleOptions, Roles, ScoreInput, Scorer, SoftmaxHead,
+    RoleOptions, Roles, ScoreInput, Scorer, SignalWeights, SoftmaxHead, WeightCase,
 };
 
 use crate::index::{CaseFilter, CasePoint};
@@ -380,8 +380,9 @@ pub async fn neighbours(
         .collect())
 }
 
-/// Calibration cases: the scores routing gives the held-out recent cases with a
-/// head fitted without them, and the index of the truth among the candidates.
+/// Calibration cases: what each signal says of the held-out recent cases (with
+/// models fitted without them and neighbours received before each one), and
+/// the index of the truth among the candidates.
 #[allow(clippy::too_many_arguments)]
 pub async fn calibration_cases(
     memory: &CaseMemory,
@@ -393,7 +394,7 @@ pub async fn calibration_cases(
     texts: &CaseTexts,
     geo: (f64, usize),
     confirmed_before: u64,
-) -> Result<Vec<(Vec<f64>, usize)>, EngineError> {
+) -> Result<Vec<WeightCase>, EngineError> {
     let mut out = Vec::with_capacity(held_out.len());
     for case in held_out {
         let Some(truth) = case.payload.department.as_deref() else {
@@ -440,20 +441,28 @@ pub async fn calibration_cases(
         if scored.candidates.is_empty() {
             continue;
         }
-        let idx = scored
-            .candidates
-            .iter()
-            .position(|c| c == truth)
-            .unwrap_or(usize::MAX);
-        // A truth outside the candidates is a certain miss: append it with -inf.
-        let (mut scores, idx) = (scored.scores, idx);
-        let idx = if idx == usize::MAX {
-            scores.push(f64::NEG_INFINITY);
-            scores.len() - 1
-        } else {
-            idx
-        };
-        out.push((scores, idx));
+        out.push(WeightCase {
+            truth: scored.candidates.iter().position(|c| c == truth),
+            features: scored.features,
+            offset: scored.offset,
+        });
     }
     Ok(out)
+}
+
+/// The combined scores of calibration cases under `weights`, with the index
+/// of the truth; a truth outside the candidates is a certain miss, appended
+/// with score -inf.
+pub fn scored_cases(cases: &[WeightCase], weights: &SignalWeights) -> Vec<(Vec<f64>, usize)> {
+    cases
+        .iter()
+        .map(|c| {
+            let mut scores = c.scores(weights);
+            let truth = c.truth.unwrap_or_else(|| {
+                scores.push(f64::NEG_INFINITY);
+                scores.len() - 1
+            });
+            (scores, truth)
+        })
+        .collect()
 }

@@ -9,6 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::weights::SignalWeights;
+
 /// A fitted calibration: temperature plus the conformal threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
@@ -25,6 +27,10 @@ pub struct Calibration {
     /// `None`: too few cases, or the target is out of reach.
     #[serde(default)]
     pub auto_threshold: Option<f64>,
+    /// Signal weights learned on the same held-out cases (see
+    /// [`super::weights`]); `None`: the configured weights apply.
+    #[serde(default)]
+    pub weights: Option<SignalWeights>,
 }
 
 impl Default for Calibration {
@@ -35,6 +41,7 @@ impl Default for Calibration {
             alpha: 0.1,
             n: 0,
             auto_threshold: None,
+            weights: None,
         }
     }
 }
@@ -115,6 +122,7 @@ impl Calibration {
             alpha,
             n,
             auto_threshold: None,
+            weights: None,
         }
     }
 

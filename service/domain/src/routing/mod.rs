@@ -16,8 +16,9 @@
 //! - descriptions: similarity to each department's description, for the cold
 //!   start before any history exists.
 //!
-//! The combined scores are calibrated by a fitted temperature and wrapped in a
-//! split-conformal prediction set ([`calibration`]).
+//! The weights of the signals are learned per tenant from its held-out recent
+//! cases ([`weights`]); the combined scores are calibrated by a fitted
+//! temperature and wrapped in a split-conformal prediction set ([`calibration`]).
 
 pub mod areas;
 pub mod calibration;
@@ -26,6 +27,7 @@ pub mod knn;
 pub mod lexical;
 pub mod roles;
 mod scorer;
+pub mod weights;
 
 pub use areas::AreaStats;
 pub use calibration::{Calibration, ConformalSet};
@@ -34,3 +36,4 @@ pub use knn::Neighbour;
 pub use lexical::{LexicalFitOptions, LexicalHead, SparseVec};
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};
+pub use weights::{Signal, SignalWeights, WeightCase, WeightFitOptions, SIGNALS};

@@ -7,6 +7,7 @@ use super::head::SoftmaxHead;
 use super::knn::{self, Neighbour};
 use super::lexical::{LexicalHead, SparseVec};
 use super::roles::Roles;
+use super::weights::{Signal, SignalWeights, SIGNALS};
 
 /// Tunable weights of the routing signals. Defaults were chosen on a time split
 /// of St Petersburg history (see docs/routing.md) and are per-tenant config.
@@ -144,10 +145,17 @@ pub struct SignalProbs {
 pub struct Scored {
     /// Candidate department codes.
     pub candidates: Vec<String>,
-    /// Combined log score per candidate.
+    /// Combined log score per candidate: `offset + weights . features`.
     pub scores: Vec<f64>,
     /// What each signal said.
     pub signals: SignalProbs,
+    /// Per candidate, the log probability each weighted signal gave it (in
+    /// [`Signal`] order; 0 for a signal that said nothing), so the weights
+    /// can be learned from held-out cases (see [`super::weights`]).
+    pub features: Vec<[f64; SIGNALS]>,
+    /// Per candidate, the part of the score no weight scales: the
+    /// jurisdiction penalty and the fading cold-start description term.
+    pub offset: Vec<f64>,
 }
 
 /// The combination rule; holds only parameters.
@@ -181,14 +189,13 @@ fn normalise(v: &mut [f64]) {
 }
 
 impl Scorer {
-    /// Adds `weight * log P(candidate | neighbour votes)` to `scores`; returns the
-    /// probabilities (none without neighbours). Votes are softened by
+    /// `P(candidate | neighbour votes)` (none without neighbours, or when the
+    /// signal is switched off by a zero weight). Votes are softened by
     /// `temperature` and `smoothing` pseudo-votes go to every candidate.
     fn vote_term(
         neighbours: &[Neighbour],
         candidates: &[String],
         (weight, temperature, smoothing): (f64, f64, f64),
-        scores: &mut [f64],
     ) -> Option<Vec<f64>> {
         if neighbours.is_empty() || weight == 0.0 {
             return None;
@@ -199,22 +206,16 @@ impl Scorer {
             .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + smoothing)
             .collect();
         normalise(&mut probs);
-        for (s, q) in scores.iter_mut().zip(&probs) {
-            *s += weight * q.max(FLOOR).ln();
-        }
         Some(probs)
     }
 
-    /// Adds `weight * log P(candidate)` from a model over labels (a family or a
-    /// lone department, see [`Roles`]); returns the probabilities.
+    /// `P(candidate)` from a model over labels (a family or a lone
+    /// department, see [`Roles`]).
     fn label_term(
-        &self,
         raw: &[f32],
         classes: &[String],
         candidates: &[String],
         input: &ScoreInput<'_>,
-        weight: f64,
-        scores: &mut [f64],
     ) -> Vec<f64> {
         let index: HashMap<&str, usize> = classes
             .iter()
@@ -238,14 +239,19 @@ impl Scorer {
             })
             .collect();
         normalise(&mut probs);
-        for (s, q) in scores.iter_mut().zip(&probs) {
-            *s += weight * q.max(FLOOR).ln();
-        }
         probs
     }
 
     /// A scorer with these parameters.
     pub fn new(params: RoutingParams) -> Self {
+        Self { params }
+    }
+
+    /// The same scorer with the signal weights replaced (learned weights of a
+    /// tenant, see [`super::weights`]).
+    pub fn with_weights(&self, weights: &SignalWeights) -> Self {
+        let mut params = self.params.clone();
+        weights.apply_to(&mut params);
         Self { params }
     }
 
@@ -304,20 +310,24 @@ impl Scorer {
             .map(str::to_string)
             .collect();
         let n = candidates.len();
-        let mut scores = vec![0.0; n];
+        let mut features = vec![[0.0; SIGNALS]; n];
+        let mut offset = vec![0.0; n];
         let mut signals = SignalProbs::default();
         if n == 0 {
             return Scored::default();
         }
+        // Each signal's log probabilities go into its feature column.
+        let mut put = |signal: Signal, probs: &Option<Vec<f64>>| {
+            for (f, q) in features.iter_mut().zip(probs.iter().flatten()) {
+                f[signal as usize] = q.max(FLOOR).ln();
+            }
+        };
 
         let knn = |w: f64| (w, p.knn_temperature, p.knn_smoothing / n as f64);
-        signals.knn = Self::vote_term(&translated, &candidates, knn(p.w_knn), &mut scores);
-        signals.local = Self::vote_term(
-            input.local_neighbours,
-            &candidates,
-            knn(p.w_local),
-            &mut scores,
-        );
+        signals.knn = Self::vote_term(&translated, &candidates, knn(p.w_knn));
+        put(Signal::Knn, &signals.knn);
+        signals.local = Self::vote_term(input.local_neighbours, &candidates, knn(p.w_local));
+        put(Signal::Local, &signals.local);
         // A decision on a near-identical appeal from another district says
         // nothing about which district's agency serves this one.
         let same_place = |n: &&Neighbour| match (district, n.district.as_deref()) {
@@ -331,25 +341,21 @@ impl Scorer {
             .filter(same_place)
             .cloned()
             .collect();
-        signals.near = Self::vote_term(&near, &candidates, knn(p.w_near), &mut scores);
+        signals.near = Self::vote_term(&near, &candidates, knn(p.w_near));
+        put(Signal::Near, &signals.near);
         let geo = (p.w_geo, p.geo_temperature, p.geo_smoothing);
-        signals.geo = Self::vote_term(input.place_neighbours, &candidates, geo, &mut scores);
+        signals.geo = Self::vote_term(input.place_neighbours, &candidates, geo);
+        put(Signal::Geo, &signals.geo);
 
         if let Some((head, x)) = input.head {
             let raw = head.predict(x);
-            signals.head = Some(self.label_term(
-                &raw,
-                &head.classes,
-                &candidates,
-                input,
-                p.w_head,
-                &mut scores,
-            ));
+            signals.head = Some(Self::label_term(&raw, &head.classes, &candidates, input));
+            put(Signal::Head, &signals.head);
         }
         if let Some((lex, x)) = input.lexical {
             let raw = lex.predict(x);
-            signals.lexical =
-                Some(self.label_term(&raw, &lex.classes, &candidates, input, p.w_lex, &mut scores));
+            signals.lexical = Some(Self::label_term(&raw, &lex.classes, &candidates, input));
+            put(Signal::Lexical, &signals.lexical);
         }
 
         // A district nobody has seen (no confirmed case, no declared area) says
@@ -397,15 +403,15 @@ impl Scorer {
                     }
                 })
                 .collect();
-            for (s, f) in scores.iter_mut().zip(&factors) {
+            for ((o, x), f) in offset.iter_mut().zip(features.iter_mut()).zip(&factors) {
                 // Outside its area a department is not competent: a fixed
                 // penalty no amount of text evidence outweighs (the texts of a
                 // district's agency say nothing about the district).
-                *s += if *f <= OUTSIDE_AREA {
-                    -JURISDICTION_PENALTY
+                if *f <= OUTSIDE_AREA {
+                    *o -= JURISDICTION_PENALTY;
                 } else {
-                    p.w_place * f.max(FLOOR).ln()
-                };
+                    x[Signal::Place as usize] = f.max(FLOOR).ln();
+                }
             }
             signals.place = Some(factors);
         }
@@ -429,16 +435,24 @@ impl Scorer {
             let floor = 0.01 / n as f64;
             probs.iter_mut().for_each(|q| *q += floor);
             normalise(&mut probs);
-            for (s, q) in scores.iter_mut().zip(&probs) {
-                *s += p.w_desc * fade * q.max(FLOOR).ln();
+            for (o, q) in offset.iter_mut().zip(&probs) {
+                *o += p.w_desc * fade * q.max(FLOOR).ln();
             }
             signals.descriptions = Some(probs);
         }
 
+        let weights = SignalWeights::from_params(p);
+        let scores = features
+            .iter()
+            .zip(&offset)
+            .map(|(f, o)| o + weights.dot(f))
+            .collect();
         Scored {
             candidates,
             scores,
             signals,
+            features,
+            offset,
         }
     }
 }
@@ -653,5 +667,52 @@ mod tests {
             roles: &Roles::default(),
         };
         assert!(Scorer::default().score(&input).candidates.is_empty());
+    }
+    #[test]
+    fn scores_are_the_offset_plus_the_weighted_features_under_any_weights() {
+        let mut areas = AreaStats::new();
+        for _ in 0..50 {
+            areas.add("housing-north", Some("North"));
+            areas.add("housing-south", Some("South"));
+            areas.add("roads", Some("North"));
+        }
+        for _ in 0..40 {
+            areas.add("roads", Some("South"));
+        }
+        let ns = [
+            nb(1, "housing-north", 0.95),
+            nb(2, "roads", 0.94),
+            nb(3, "housing-south", 0.90),
+        ];
+        let input = ScoreInput {
+            neighbours: &ns,
+            local_neighbours: &ns[2..],
+            place_neighbours: &ns[1..2],
+            head: None,
+            lexical: None,
+            district: Some("South"),
+            departments: &[],
+            areas: &areas,
+            confirmed_total: 140,
+            roles: &Roles::default(),
+        };
+        let scorer = Scorer::default();
+        let scored = scorer.score(&input);
+        assert_eq!(scored.features.len(), scored.candidates.len());
+        // The northern agency is outside its area: the penalty is an offset.
+        let north = scored.candidates.iter().position(|c| c == "housing-north").unwrap();
+        assert_eq!(scored.offset[north], -JURISDICTION_PENALTY);
+        let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let reweighted = scorer.with_weights(&learned).score(&input);
+        for (i, f) in scored.features.iter().enumerate() {
+            let expect = scored.offset[i] + SignalWeights::from_params(&scorer.params).dot(f);
+            assert!((scored.scores[i] - expect).abs() < 1e-9);
+            let expect = scored.offset[i] + learned.dot(f);
+            assert!((reweighted.scores[i] - expect).abs() < 1e-9);
+        }
+        // The defaults follow the same-spot case; with the local neighbours
+        // weighted up instead, the district's agency wins.
+        assert_eq!(best(&scored), "roads");
+        assert_eq!(best(&reweighted), "housing-south");
     }
 }

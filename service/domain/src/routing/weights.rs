@@ -1,0 +1,439 @@
+//! Signal weights learned from a tenant's own held-out cases.
+//!
+//! The scorer adds up `weight * log P(candidate)` over its signals. The
+//! defaults ([`super::RoutingParams`]) were tuned on one city's history, and
+//! how much each signal deserves depends on the tenant: how repetitive its
+//! appeals are (near-duplicates), how often coordinates come with them (same
+//! spot), how well the district names the body (place). So at each refit the
+//! weights are fitted by maximum likelihood (a conditional logit over the
+//! candidates) on the recent confirmed cases held out for calibration: scored
+//! with models fitted without them and neighbours received before each one,
+//! i.e. exactly what routing knew when they arrived.
+//!
+//! The fit has one parameter per signal, is convex, and is kept to weights
+//! >= 0 (a signal never counts against what it votes for). Until a tenant has
+//! [`WeightFitOptions::min_cases`] held-out cases the defaults stand: on a few
+//! hundred cases the learned weights move with the sample.
+
+use serde::{Deserialize, Serialize};
+
+use super::scorer::RoutingParams;
+
+/// Number of weighted signals.
+pub const SIGNALS: usize = 7;
+
+/// The weighted signals, in feature-column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Votes of the text neighbours (translated to the appeal's district).
+    Knn = 0,
+    /// Votes of the text neighbours from the appeal's own district.
+    Local = 1,
+    /// Votes of near-duplicate confirmed cases.
+    Near = 2,
+    /// Votes of confirmed cases from the same spot.
+    Geo = 3,
+    /// The softmax head over the embedding and district.
+    Head = 4,
+    /// The lexical model.
+    Lexical = 5,
+    /// The place factor (relative likelihood of the district).
+    Place = 6,
+}
+
+/// One weight per signal.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SignalWeights {
+    /// Weight of [`Signal::Knn`].
+    pub knn: f64,
+    /// Weight of [`Signal::Local`].
+    pub local: f64,
+    /// Weight of [`Signal::Near`].
+    pub near: f64,
+    /// Weight of [`Signal::Geo`].
+    pub geo: f64,
+    /// Weight of [`Signal::Head`].
+    pub head: f64,
+    /// Weight of [`Signal::Lexical`].
+    pub lexical: f64,
+    /// Weight of [`Signal::Place`].
+    pub place: f64,
+}
+
+impl SignalWeights {
+    /// The weights configured in `params`.
+    pub fn from_params(p: &RoutingParams) -> Self {
+        Self {
+            knn: p.w_knn,
+            local: p.w_local,
+            near: p.w_near,
+            geo: p.w_geo,
+            head: p.w_head,
+            lexical: p.w_lex,
+            place: p.w_place,
+        }
+    }
+
+    /// Writes these weights into `params`.
+    pub fn apply_to(&self, p: &mut RoutingParams) {
+        p.w_knn = self.knn;
+        p.w_local = self.local;
+        p.w_near = self.near;
+        p.w_geo = self.geo;
+        p.w_head = self.head;
+        p.w_lex = self.lexical;
+        p.w_place = self.place;
+    }
+
+    /// The weights in [`Signal`] order.
+    pub fn to_array(&self) -> [f64; SIGNALS] {
+        [
+            self.knn,
+            self.local,
+            self.near,
+            self.geo,
+            self.head,
+            self.lexical,
+            self.place,
+        ]
+    }
+
+    /// Weights from an array in [`Signal`] order.
+    pub fn from_array(w: [f64; SIGNALS]) -> Self {
+        Self {
+            knn: w[0],
+            local: w[1],
+            near: w[2],
+            geo: w[3],
+            head: w[4],
+            lexical: w[5],
+            place: w[6],
+        }
+    }
+
+    /// `weights . features`.
+    pub fn dot(&self, features: &[f64; SIGNALS]) -> f64 {
+        self.to_array()
+            .iter()
+            .zip(features)
+            .map(|(w, f)| w * f)
+            .sum()
+    }
+}
+
+/// One held-out case: its candidates' features and offsets (see
+/// [`super::Scored`]) and the index of the confirmed department.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightCase {
+    /// Per candidate, the log probability from each signal.
+    pub features: Vec<[f64; SIGNALS]>,
+    /// Per candidate, the unweighted part of the score.
+    pub offset: Vec<f64>,
+    /// Index of the truth among the candidates (`None`: not a candidate).
+    pub truth: Option<usize>,
+}
+
+impl WeightCase {
+    /// Combined scores under `weights`.
+    pub fn scores(&self, weights: &SignalWeights) -> Vec<f64> {
+        self.features
+            .iter()
+            .zip(&self.offset)
+            .map(|(f, o)| o + weights.dot(f))
+            .collect()
+    }
+}
+
+/// How weights are learned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightFitOptions {
+    /// Fewer held-out cases than this (with the truth among the candidates):
+    /// keep the configured weights.
+    pub min_cases: usize,
+    /// Ridge pulling the weights toward the configured ones (rescaled to the
+    /// data), in units of summed log-likelihood: keeps a signal absent from
+    /// every held-out case at its configured share instead of undefined.
+    pub ridge: f64,
+    /// Newton iterations at most.
+    pub max_iter: usize,
+}
+
+impl Default for WeightFitOptions {
+    fn default() -> Self {
+        Self {
+            min_cases: 1000,
+            ridge: 1.0,
+            max_iter: 100,
+        }
+    }
+}
+
+/// Value, gradient and Hessian of the penalised negative log-likelihood.
+struct Objective<'a> {
+    cases: Vec<&'a WeightCase>,
+    ridge: f64,
+    prior: [f64; SIGNALS],
+}
+
+type Mat = [[f64; SIGNALS]; SIGNALS];
+
+impl Objective<'_> {
+    fn eval(&self, w: &[f64; SIGNALS], with_hessian: bool) -> (f64, [f64; SIGNALS], Mat) {
+        let mut value = 0.0;
+        let mut grad = [0.0; SIGNALS];
+        let mut hess = [[0.0; SIGNALS]; SIGNALS];
+        let weights = SignalWeights::from_array(*w);
+        for case in &self.cases {
+            let Some(y) = case.truth else { continue };
+            let scores = case.scores(&weights);
+            let m = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let exps: Vec<f64> = scores.iter().map(|s| (s - m).exp()).collect();
+            let z: f64 = exps.iter().sum();
+            value += m + z.ln() - scores[y];
+            let mut mean = [0.0; SIGNALS];
+            for (e, f) in exps.iter().zip(&case.features) {
+                let p = e / z;
+                for j in 0..SIGNALS {
+                    mean[j] += p * f[j];
+                }
+            }
+            for j in 0..SIGNALS {
+                grad[j] += mean[j] - case.features[y][j];
+            }
+            if with_hessian {
+                // Covariance of the features under the model's probabilities.
+                for (e, f) in exps.iter().zip(&case.features) {
+                    let p = e / z;
+                    for a in 0..SIGNALS {
+                        let da = f[a] - mean[a];
+                        for b in 0..SIGNALS {
+                            hess[a][b] += p * da * (f[b] - mean[b]);
+                        }
+                    }
+                }
+            }
+        }
+        for j in 0..SIGNALS {
+            let d = w[j] - self.prior[j];
+            value += 0.5 * self.ridge * d * d;
+            grad[j] += self.ridge * d;
+            hess[j][j] += self.ridge;
+        }
+        (value, grad, hess)
+    }
+}
+
+/// Solves `a x = b` for the indices in `free` (Gaussian elimination with
+/// partial pivoting); other entries of `x` are 0. `None` if singular.
+fn solve(a: &Mat, b: &[f64; SIGNALS], free: &[usize]) -> Option<[f64; SIGNALS]> {
+    let n = free.len();
+    let mut m: Vec<Vec<f64>> = free
+        .iter()
+        .map(|&i| {
+            let mut row: Vec<f64> = free.iter().map(|&j| a[i][j]).collect();
+            row.push(b[i]);
+            row
+        })
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&x, &y| m[x][col].abs().total_cmp(&m[y][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        for row in 0..n {
+            if row != col {
+                let factor = m[row][col] / m[col][col];
+                for k in col..=n {
+                    m[row][k] -= factor * m[col][k];
+                }
+            }
+        }
+    }
+    let mut x = [0.0; SIGNALS];
+    for (r, &i) in free.iter().enumerate() {
+        x[i] = m[r][n] / m[r][r];
+    }
+    Some(x)
+}
+
+/// Fits the signal weights on held-out cases, starting from (and pulled
+/// toward) `configured` rescaled to the data. `None` when there are too few
+/// usable cases; the configured weights then stand.
+pub fn fit(
+    cases: &[WeightCase],
+    configured: &SignalWeights,
+    opts: &WeightFitOptions,
+) -> Option<SignalWeights> {
+    let usable: Vec<&WeightCase> = cases
+        .iter()
+        .filter(|c| c.truth.is_some_and(|y| y < c.features.len()))
+        .collect();
+    if usable.len() < opts.min_cases.max(1) {
+        return None;
+    }
+    let base = configured.to_array().map(|w| w.max(0.0));
+    // First the overall scale (what the temperature does), with no ridge: the
+    // configured weights are only a direction.
+    let scale_only = Objective {
+        cases: usable.clone(),
+        ridge: 0.0,
+        prior: [0.0; SIGNALS],
+    };
+    let mut s = 1.0f64;
+    for _ in 0..50 {
+        let w = base.map(|b| b * s);
+        let (_, g, h) = scale_only.eval(&w, true);
+        let gs: f64 = (0..SIGNALS).map(|j| g[j] * base[j]).sum();
+        let hs: f64 = (0..SIGNALS)
+            .flat_map(|a| (0..SIGNALS).map(move |b| (a, b)))
+            .map(|(a, b)| base[a] * h[a][b] * base[b])
+            .sum();
+        if hs <= 1e-12 {
+            break;
+        }
+        let next = (s - gs / hs).clamp(s / 4.0, s * 4.0).max(1e-6);
+        let done = (next - s).abs() < 1e-9 * s;
+        s = next;
+        if done {
+            break;
+        }
+    }
+    let prior = base.map(|b| b * s);
+    let objective = Objective {
+        cases: usable,
+        ridge: opts.ridge,
+        prior,
+    };
+    // Projected Newton on the weights >= 0.
+    let mut w = prior;
+    let (mut value, mut grad, mut hess) = objective.eval(&w, true);
+    for _ in 0..opts.max_iter {
+        let free: Vec<usize> = (0..SIGNALS)
+            .filter(|&j| w[j] > 0.0 || grad[j] < 0.0)
+            .collect();
+        if free.is_empty() {
+            break;
+        }
+        let minus_grad = grad.map(|g| -g);
+        let Some(step) = solve(&hess, &minus_grad, &free) else {
+            break;
+        };
+        let mut t = 1.0;
+        let mut accepted = None;
+        for _ in 0..30 {
+            let mut next = w;
+            for j in &free {
+                next[*j] = (w[*j] + t * step[*j]).max(0.0);
+            }
+            let decrease: f64 = (0..SIGNALS).map(|j| grad[j] * (next[j] - w[j])).sum();
+            let (v, _, _) = objective.eval(&next, false);
+            if v.is_finite() && v <= value + 1e-4 * decrease {
+                accepted = Some((next, v));
+                break;
+            }
+            t /= 2.0;
+        }
+        let Some((next, v)) = accepted else { break };
+        let improvement = value - v;
+        w = next;
+        value = v;
+        if improvement <= 1e-10 * value.abs().max(1.0) {
+            break;
+        }
+        (_, grad, hess) = objective.eval(&w, true);
+    }
+    Some(SignalWeights::from_array(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cases where only the lexical signal knows the truth and the place
+    /// signal points at the wrong candidate.
+    fn cases(n: usize) -> Vec<WeightCase> {
+        (0..n)
+            .map(|i| {
+                let truth = i % 3;
+                let features = (0..3)
+                    .map(|c| {
+                        let mut f = [0.0; SIGNALS];
+                        let right = c == truth;
+                        // Lexical: right most of the time.
+                        let lexical_right = if i % 5 == 0 { !right } else { right };
+                        f[Signal::Lexical as usize] = if lexical_right { -0.2 } else { -2.0 };
+                        // Place: points at the next candidate.
+                        f[Signal::Place as usize] = if c == (truth + 1) % 3 { -0.1 } else { -6.0 };
+                        f
+                    })
+                    .collect();
+                WeightCase {
+                    features,
+                    offset: vec![0.0; 3],
+                    truth: Some(truth),
+                }
+            })
+            .collect()
+    }
+
+    fn accuracy(cases: &[WeightCase], w: &SignalWeights) -> f64 {
+        let right = cases
+            .iter()
+            .filter(|c| {
+                let s = c.scores(w);
+                let best = (0..s.len()).max_by(|&a, &b| s[a].total_cmp(&s[b]));
+                best == c.truth
+            })
+            .count();
+        right as f64 / cases.len() as f64
+    }
+
+    #[test]
+    fn learns_to_trust_the_signal_that_is_right_and_drop_the_one_that_misleads() {
+        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let data = cases(1200);
+        let before = accuracy(&data, &configured);
+        let learned = fit(&data, &configured, &WeightFitOptions::default()).expect("enough cases");
+        assert!(learned.place < 0.05 * learned.lexical, "{learned:?}");
+        assert!(learned.lexical > 0.0);
+        let after = accuracy(&data, &learned);
+        assert!(after > before + 0.2, "{before} -> {after}");
+        assert!(after >= 0.79, "{after}");
+        for w in learned.to_array() {
+            assert!(w >= 0.0 && w.is_finite());
+        }
+    }
+
+    #[test]
+    fn too_few_cases_keep_the_configured_weights() {
+        let configured = SignalWeights::from_params(&RoutingParams::default());
+        assert!(fit(&cases(50), &configured, &WeightFitOptions::default()).is_none());
+        let none_usable: Vec<WeightCase> = cases(2000)
+            .into_iter()
+            .map(|c| WeightCase { truth: None, ..c })
+            .collect();
+        assert!(fit(&none_usable, &configured, &WeightFitOptions::default()).is_none());
+    }
+
+    #[test]
+    fn a_signal_absent_from_every_case_keeps_its_configured_share() {
+        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let learned = fit(&cases(1200), &configured, &WeightFitOptions::default()).unwrap();
+        // Geo never spoke: it stays at its configured weight times the fitted scale.
+        let scale_geo = learned.geo / configured.geo;
+        assert!(scale_geo > 0.0 && scale_geo.is_finite(), "{learned:?}");
+        assert!((learned.knn / configured.knn - scale_geo).abs() < 1e-6);
+    }
+
+    #[test]
+    fn weights_round_trip_through_params_and_arrays() {
+        let w = SignalWeights::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+        let mut p = RoutingParams::default();
+        w.apply_to(&mut p);
+        assert_eq!(SignalWeights::from_params(&p), w);
+        assert_eq!(SignalWeights::from_array(w.to_array()), w);
+        let f = [1.0; SIGNALS];
+        assert!((w.dot(&f) - 2.8).abs() < 1e-12);
+    }
+}
