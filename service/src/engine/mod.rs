@@ -289,7 +289,7 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?
             };
-            let scored = state::scored_cases(&cal, learned.as_ref().unwrap_or(&configured));
+            let scored = state::scored_cases(&cal, learned.as_ref(), &configured);
             Calibration {
                 weights: learned,
                 ..Calibration::fit(&scored, t.alpha).with_auto_threshold(

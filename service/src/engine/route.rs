@@ -83,7 +83,8 @@ impl Engine {
             let empty = AreaStats::default();
             let guard = state.areas.read();
             // The tenant's learned signal weights, if it has enough history.
-            let learned = model.calibration.weights.map(|w| self.scorer.with_weights(&w));
+            let learned = (model.calibration.weights.as_ref())
+                .map(|w| self.scorer.with_weights(w.for_text(&input.text)));
             learned.as_ref().unwrap_or(&self.scorer).score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::{
     roles, AreaStats, Calibration, HeadFitOptions, LexicalFitOptions, LexicalHead, Neighbour,
-    RoleOptions, Roles, ScoreInput, Scorer, SignalWeights, SoftmaxHead, WeightCase,
+    RoleOptions, Roles, ScoreInput, Scorer, LearnedWeights, SignalWeights, SoftmaxHead, TextLength, WeightCase,
 };
 
 use crate::index::{CaseFilter, CasePoint};
@@ -443,6 +443,9 @@ pub async fn calibration_cases(
         }
         out.push(WeightCase {
             truth: scored.candidates.iter().position(|c| c == truth),
+            length: texts
+                .get(&case.id)
+                .map_or(TextLength::Long, |t| TextLength::of(&t.text)),
             features: scored.features,
             offset: scored.offset,
         });
@@ -450,13 +453,18 @@ pub async fn calibration_cases(
     Ok(out)
 }
 
-/// The combined scores of calibration cases under `weights`, with the index
-/// of the truth; a truth outside the candidates is a certain miss, appended
-/// with score -inf.
-pub fn scored_cases(cases: &[WeightCase], weights: &SignalWeights) -> Vec<(Vec<f64>, usize)> {
+/// The combined scores of calibration cases under the learned weights (the
+/// configured ones without), with the index of the truth; a truth outside the
+/// candidates is a certain miss, appended with score -inf.
+pub fn scored_cases(
+    cases: &[WeightCase],
+    learned: Option<&LearnedWeights>,
+    configured: &SignalWeights,
+) -> Vec<(Vec<f64>, usize)> {
     cases
         .iter()
         .map(|c| {
+            let weights = learned.map_or(configured, |l| l.for_length(c.length));
             let mut scores = c.scores(weights);
             let truth = c.truth.unwrap_or_else(|| {
                 scores.push(f64::NEG_INFINITY);

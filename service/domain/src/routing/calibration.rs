@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::weights::SignalWeights;
+use super::weights::LearnedWeights;
 
 /// A fitted calibration: temperature plus the conformal threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +30,7 @@ pub struct Calibration {
     /// Signal weights learned on the same held-out cases (see
     /// [`super::weights`]); `None`: the configured weights apply.
     #[serde(default)]
-    pub weights: Option<SignalWeights>,
+    pub weights: Option<LearnedWeights>,
 }
 
 impl Default for Calibration {

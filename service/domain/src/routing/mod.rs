@@ -36,4 +36,6 @@ pub use knn::Neighbour;
 pub use lexical::{LexicalFitOptions, LexicalHead, SparseVec};
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};
-pub use weights::{Signal, SignalWeights, WeightCase, WeightFitOptions, SIGNALS};
+pub use weights::{
+    LearnedWeights, Signal, SignalWeights, TextLength, WeightCase, WeightFitOptions, SIGNALS,
+};

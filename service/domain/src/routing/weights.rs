@@ -14,6 +14,13 @@
 //! >= 0 (a signal never counts against what it votes for). Until a tenant has
 //! [`WeightFitOptions::min_cases`] held-out cases the defaults stand: on a few
 //! hundred cases the learned weights move with the sample.
+//!
+//! How far to trust each signal also depends on the appeal: a two-word appeal
+//! ("Надписи", "Graffiti") gives the text models little to go on and its text
+//! neighbours are a crowd of identical one-liners, so the place and the
+//! district's own history must count for more than with a paragraph. So the
+//! weights are learned per [`TextLength`] class, each pulled toward the shared
+//! fit by a ridge (a class with few cases stays close to it).
 
 use serde::{Deserialize, Serialize};
 
@@ -121,6 +128,64 @@ impl SignalWeights {
     }
 }
 
+/// Length class of an appeal's text, by words: each class has its own weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextLength {
+    /// At most [`TextLength::SHORT_WORDS`] words: a title more than a text.
+    Short,
+    /// Up to [`TextLength::MEDIUM_WORDS`] words: one sentence.
+    Medium,
+    /// Longer.
+    Long,
+}
+
+impl TextLength {
+    /// Most words of a short text.
+    pub const SHORT_WORDS: usize = 3;
+    /// Most words of a medium text.
+    pub const MEDIUM_WORDS: usize = 10;
+
+    /// The class of `text` (words are whitespace-separated runs).
+    pub fn of(text: &str) -> Self {
+        match text.split_whitespace().count() {
+            n if n <= Self::SHORT_WORDS => Self::Short,
+            n if n <= Self::MEDIUM_WORDS => Self::Medium,
+            _ => Self::Long,
+        }
+    }
+}
+
+/// Learned weights: one vector per [`TextLength`] class.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LearnedWeights {
+    /// Fitted on all held-out cases together (what a class with too few
+    /// cases of its own uses).
+    pub shared: SignalWeights,
+    /// For short texts.
+    pub short: SignalWeights,
+    /// For medium texts.
+    pub medium: SignalWeights,
+    /// For long texts.
+    pub long: SignalWeights,
+}
+
+impl LearnedWeights {
+    /// The weights for an appeal of this length class.
+    pub fn for_length(&self, length: TextLength) -> &SignalWeights {
+        match length {
+            TextLength::Short => &self.short,
+            TextLength::Medium => &self.medium,
+            TextLength::Long => &self.long,
+        }
+    }
+
+    /// The weights for an appeal with this text.
+    pub fn for_text(&self, text: &str) -> &SignalWeights {
+        self.for_length(TextLength::of(text))
+    }
+}
+
 /// One held-out case: its candidates' features and offsets (see
 /// [`super::Scored`]) and the index of the confirmed department.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +196,8 @@ pub struct WeightCase {
     pub offset: Vec<f64>,
     /// Index of the truth among the candidates (`None`: not a candidate).
     pub truth: Option<usize>,
+    /// Length class of the case's text.
+    pub length: TextLength,
 }
 
 impl WeightCase {
@@ -150,10 +217,14 @@ pub struct WeightFitOptions {
     /// Fewer held-out cases than this (with the truth among the candidates):
     /// keep the configured weights.
     pub min_cases: usize,
-    /// Ridge pulling the weights toward the configured ones (rescaled to the
-    /// data), in units of summed log-likelihood: keeps a signal absent from
-    /// every held-out case at its configured share instead of undefined.
+    /// Ridge pulling the shared weights toward the configured ones (rescaled
+    /// to the data), and each length class's toward the shared ones, in units
+    /// of summed log-likelihood: keeps a signal absent from every held-out
+    /// case at its configured share instead of undefined.
     pub ridge: f64,
+    /// Held-out cases a length class needs for weights of its own (fewer:
+    /// it uses the shared ones).
+    pub min_class_cases: usize,
     /// Newton iterations at most.
     pub max_iter: usize,
 }
@@ -162,7 +233,8 @@ impl Default for WeightFitOptions {
     fn default() -> Self {
         Self {
             min_cases: 1000,
-            ridge: 1.0,
+            ridge: 5.0,
+            min_class_cases: 300,
             max_iter: 100,
         }
     }
@@ -257,14 +329,15 @@ fn solve(a: &Mat, b: &[f64; SIGNALS], free: &[usize]) -> Option<[f64; SIGNALS]> 
     Some(x)
 }
 
-/// Fits the signal weights on held-out cases, starting from (and pulled
-/// toward) `configured` rescaled to the data. `None` when there are too few
+/// Fits the signal weights on held-out cases: shared weights starting from
+/// (and pulled toward) `configured` rescaled to the data, then one vector per
+/// length class pulled toward the shared one. `None` when there are too few
 /// usable cases; the configured weights then stand.
 pub fn fit(
     cases: &[WeightCase],
     configured: &SignalWeights,
     opts: &WeightFitOptions,
-) -> Option<SignalWeights> {
+) -> Option<LearnedWeights> {
     let usable: Vec<&WeightCase> = cases
         .iter()
         .filter(|c| c.truth.is_some_and(|y| y < c.features.len()))
@@ -272,11 +345,37 @@ pub fn fit(
     if usable.len() < opts.min_cases.max(1) {
         return None;
     }
+    let prior = scale(&usable, configured);
+    let shared = newton(&usable, prior, opts);
+    let class = |length: TextLength| {
+        let own: Vec<&WeightCase> = usable
+            .iter()
+            .copied()
+            .filter(|c| c.length == length)
+            .collect();
+        let w = if own.len() >= opts.min_class_cases.max(1) {
+            newton(&own, shared, opts)
+        } else {
+            shared
+        };
+        SignalWeights::from_array(w)
+    };
+    Some(LearnedWeights {
+        shared: SignalWeights::from_array(shared),
+        short: class(TextLength::Short),
+        medium: class(TextLength::Medium),
+        long: class(TextLength::Long),
+    })
+}
+
+/// The configured weights times the scale that fits the cases best (what
+/// the temperature does): the configured weights are only a direction.
+fn scale(usable: &[&WeightCase], configured: &SignalWeights) -> [f64; SIGNALS] {
     let base = configured.to_array().map(|w| w.max(0.0));
     // First the overall scale (what the temperature does), with no ridge: the
     // configured weights are only a direction.
     let scale_only = Objective {
-        cases: usable.clone(),
+        cases: usable.to_vec(),
         ridge: 0.0,
         prior: [0.0; SIGNALS],
     };
@@ -299,9 +398,13 @@ pub fn fit(
             break;
         }
     }
-    let prior = base.map(|b| b * s);
+    base.map(|b| b * s)
+}
+
+/// Projected Newton on the penalised likelihood, weights >= 0, from `prior`.
+fn newton(cases: &[&WeightCase], prior: [f64; SIGNALS], opts: &WeightFitOptions) -> [f64; SIGNALS] {
     let objective = Objective {
-        cases: usable,
+        cases: cases.to_vec(),
         ridge: opts.ridge,
         prior,
     };
@@ -343,7 +446,7 @@ pub fn fit(
         }
         (_, grad, hess) = objective.eval(&w, true);
     }
-    Some(SignalWeights::from_array(w))
+    w
 }
 
 #[cfg(test)]
@@ -372,6 +475,7 @@ mod tests {
                     features,
                     offset: vec![0.0; 3],
                     truth: Some(truth),
+                    length: TextLength::Long,
                 }
             })
             .collect()
@@ -395,6 +499,10 @@ mod tests {
         let data = cases(1200);
         let before = accuracy(&data, &configured);
         let learned = fit(&data, &configured, &WeightFitOptions::default()).expect("enough cases");
+        // No short or medium cases: those classes use the shared weights.
+        assert_eq!(learned.short, learned.shared);
+        assert_eq!(learned.medium, learned.shared);
+        let learned = learned.long;
         assert!(learned.place < 0.05 * learned.lexical, "{learned:?}");
         assert!(learned.lexical > 0.0);
         let after = accuracy(&data, &learned);
@@ -419,7 +527,9 @@ mod tests {
     #[test]
     fn a_signal_absent_from_every_case_keeps_its_configured_share() {
         let configured = SignalWeights::from_params(&RoutingParams::default());
-        let learned = fit(&cases(1200), &configured, &WeightFitOptions::default()).unwrap();
+        let learned = fit(&cases(1200), &configured, &WeightFitOptions::default())
+            .unwrap()
+            .shared;
         // Geo never spoke: it stays at its configured weight times the fitted scale.
         let scale_geo = learned.geo / configured.geo;
         assert!(scale_geo > 0.0 && scale_geo.is_finite(), "{learned:?}");
@@ -435,5 +545,41 @@ mod tests {
         assert_eq!(SignalWeights::from_array(w.to_array()), w);
         let f = [1.0; SIGNALS];
         assert!((w.dot(&f) - 2.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn each_length_class_learns_which_signal_it_can_trust() {
+        // Long texts: the lexical model is right, the place misleads. Short
+        // texts: the lexical model is a coin toss, the place is right.
+        let mut data = cases(1200);
+        for (i, mut c) in cases(900).into_iter().enumerate() {
+            let truth = c.truth.unwrap();
+            for (k, f) in c.features.iter_mut().enumerate() {
+                f[Signal::Lexical as usize] = if (i + k) % 3 == 0 { -0.2 } else { -2.0 };
+                f[Signal::Place as usize] = if k == truth { -0.1 } else { -4.0 };
+            }
+            c.length = TextLength::Short;
+            data.push(c);
+        }
+        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let learned = fit(&data, &configured, &WeightFitOptions::default()).unwrap();
+        assert!(learned.long.lexical > 3.0 * learned.long.place, "{learned:?}");
+        assert!(learned.short.place > 3.0 * learned.short.lexical, "{learned:?}");
+        // Too few medium cases: the shared weights.
+        assert_eq!(learned.medium, learned.shared);
+        assert_eq!(learned.for_text("Надписи на стене"), &learned.short);
+        assert_eq!(
+            learned.for_text("one two three four five six seven eight nine ten eleven"),
+            &learned.long
+        );
+    }
+
+    #[test]
+    fn text_length_classes_count_words() {
+        assert_eq!(TextLength::of(""), TextLength::Short);
+        assert_eq!(TextLength::of("  Graffiti \n on  walls "), TextLength::Short);
+        assert_eq!(TextLength::of("Не убран снег во дворе дома"), TextLength::Medium);
+        let long = "слово ".repeat(TextLength::MEDIUM_WORDS + 1);
+        assert_eq!(TextLength::of(&long), TextLength::Long);
     }
 }
