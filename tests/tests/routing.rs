@@ -411,7 +411,10 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
     let model = engine.refit("city").await.unwrap();
     let learned = model.calibration.weights.expect("60 held-out cases >= 30");
     for w in [learned.shared, learned.short, learned.medium, learned.long] {
-        assert!(w.to_array().iter().all(|x| x.is_finite() && *x >= 0.0), "{learned:?}");
+        assert!(
+            w.to_array().iter().all(|x| x.is_finite() && *x >= 0.0),
+            "{learned:?}"
+        );
     }
     // The configured weights are a different vector: something was learned.
     let configured = triage_domain::routing::SignalWeights::from_params(
@@ -430,7 +433,10 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
             .await
             .unwrap();
     let detail: serde_json::Value = serde_json::from_str(&detail).unwrap();
-    assert!(detail["weights"]["shared"]["lexical"].is_number(), "{detail}");
+    assert!(
+        detail["weights"]["shared"]["lexical"].is_number(),
+        "{detail}"
+    );
     drop(engine);
     let engine = tiny_engine_with(dir.path(), small).await;
     let state = engine.state("city").await.unwrap();

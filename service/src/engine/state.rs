@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::{
-    roles, AreaStats, Calibration, HeadFitOptions, LexicalFitOptions, LexicalHead, Neighbour,
-    RoleOptions, Roles, ScoreInput, Scorer, LearnedWeights, SignalWeights, SoftmaxHead, TextLength, WeightCase,
+    roles, AreaStats, Calibration, HeadFitOptions, LearnedWeights, LexicalFitOptions, LexicalHead,
+    Neighbour, RoleOptions, Roles, ScoreInput, Scorer, SignalWeights, SoftmaxHead, TextLength,
+    WeightCase,
 };
 
 use crate::index::{CaseFilter, CasePoint};

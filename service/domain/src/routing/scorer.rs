@@ -700,7 +700,11 @@ mod tests {
         let scored = scorer.score(&input);
         assert_eq!(scored.features.len(), scored.candidates.len());
         // The northern agency is outside its area: the penalty is an offset.
-        let north = scored.candidates.iter().position(|c| c == "housing-north").unwrap();
+        let north = scored
+            .candidates
+            .iter()
+            .position(|c| c == "housing-north")
+            .unwrap();
         assert_eq!(scored.offset[north], -JURISDICTION_PENALTY);
         let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         let reweighted = scorer.with_weights(&learned).score(&input);

@@ -10,8 +10,8 @@
 //! with models fitted without them and neighbours received before each one,
 //! i.e. exactly what routing knew when they arrived.
 //!
-//! The fit has one parameter per signal, is convex, and is kept to weights
-//! >= 0 (a signal never counts against what it votes for). Until a tenant has
+//! The fit has one parameter per signal, is convex, and keeps every weight at
+//! or above 0 (a signal never counts against what it votes for). Until a tenant has
 //! [`WeightFitOptions::min_cases`] held-out cases the defaults stand: on a few
 //! hundred cases the learned weights move with the sample.
 //!
@@ -313,11 +313,12 @@ fn solve(a: &Mat, b: &[f64; SIGNALS], free: &[usize]) -> Option<[f64; SIGNALS]> 
             return None;
         }
         m.swap(col, pivot);
-        for row in 0..n {
-            if row != col {
-                let factor = m[row][col] / m[col][col];
-                for k in col..=n {
-                    m[row][k] -= factor * m[col][k];
+        let pivot_row = m[col].clone();
+        for (r, row) in m.iter_mut().enumerate() {
+            if r != col {
+                let factor = row[col] / pivot_row[col];
+                for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= factor * p;
                 }
             }
         }
@@ -563,8 +564,14 @@ mod tests {
         }
         let configured = SignalWeights::from_params(&RoutingParams::default());
         let learned = fit(&data, &configured, &WeightFitOptions::default()).unwrap();
-        assert!(learned.long.lexical > 3.0 * learned.long.place, "{learned:?}");
-        assert!(learned.short.place > 3.0 * learned.short.lexical, "{learned:?}");
+        assert!(
+            learned.long.lexical > 3.0 * learned.long.place,
+            "{learned:?}"
+        );
+        assert!(
+            learned.short.place > 3.0 * learned.short.lexical,
+            "{learned:?}"
+        );
         // Too few medium cases: the shared weights.
         assert_eq!(learned.medium, learned.shared);
         assert_eq!(learned.for_text("Надписи на стене"), &learned.short);
@@ -577,8 +584,14 @@ mod tests {
     #[test]
     fn text_length_classes_count_words() {
         assert_eq!(TextLength::of(""), TextLength::Short);
-        assert_eq!(TextLength::of("  Graffiti \n on  walls "), TextLength::Short);
-        assert_eq!(TextLength::of("Не убран снег во дворе дома"), TextLength::Medium);
+        assert_eq!(
+            TextLength::of("  Graffiti \n on  walls "),
+            TextLength::Short
+        );
+        assert_eq!(
+            TextLength::of("Не убран снег во дворе дома"),
+            TextLength::Medium
+        );
         let long = "слово ".repeat(TextLength::MEDIUM_WORDS + 1);
         assert_eq!(TextLength::of(&long), TextLength::Long);
     }
