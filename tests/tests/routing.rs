@@ -426,6 +426,10 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
         .await
         .unwrap();
     assert_eq!(d.department.as_deref(), Some("roads-south"), "{d:?}");
+    // The evidence says which weight each signal had in this decision.
+    let lexical = d.evidence.signals.iter().find(|s| s.name == "lexical_model");
+    let used = learned.for_text(ROADS[1]).lexical;
+    assert_eq!(lexical.and_then(|s| s.weight), Some(used), "{:?}", d.evidence);
     // The refit's audit entry names the weights, and a restart loads them.
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'model.refit'")

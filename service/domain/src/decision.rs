@@ -67,6 +67,11 @@ pub struct Signal {
     pub probability: f64,
     /// Human-readable note (e.g. "department serves district X").
     pub note: String,
+    /// Weight of this signal in the combination behind the suggestion: the
+    /// tenant's learned weight for appeals of this length, or the configured
+    /// one. Absent for signals outside the weighted sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
 }
 
 /// Why the suggestion is what it is.

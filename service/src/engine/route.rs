@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use triage_domain::routing::calibration::softmax_t;
-use triage_domain::routing::{AreaStats, DepartmentInfo, Neighbour, ScoreInput, Scored};
+use triage_domain::routing::{
+    AreaStats, DepartmentInfo, Neighbour, ScoreInput, Scored, SignalWeights,
+};
 use triage_domain::{
     Alternative, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput, RoutingDecision, Signal,
 };
@@ -76,16 +78,18 @@ impl Engine {
             .lexical
             .as_deref()
             .map(|l| (l, l.features(&input.text, district)));
+        // The tenant's learned signal weights, if it has enough history.
+        let learned = (model.calibration.weights.as_ref())
+            .map(|w| self.scorer.with_weights(w.for_text(&input.text)));
+        let scorer = learned.as_ref().unwrap_or(&self.scorer);
+        let weights = SignalWeights::from_params(&scorer.params);
         let scored = if contentless {
             Scored::default()
         } else {
             // Read under the lock (no await inside): the statistics are not copied per appeal.
             let empty = AreaStats::default();
             let guard = state.areas.read();
-            // The tenant's learned signal weights, if it has enough history.
-            let learned = (model.calibration.weights.as_ref())
-                .map(|w| self.scorer.with_weights(w.for_text(&input.text)));
-            learned.as_ref().unwrap_or(&self.scorer).score(&ScoreInput {
+            scorer.score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
                 place_neighbours: &place,
@@ -136,10 +140,13 @@ impl Engine {
         let cases = self.evidence(&neighbours).await?;
         let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
         let urgency = self.urgency(tenant, input, &neighbour_texts);
-        let mut signals = top.map(|i| signals(&scored, i)).unwrap_or_default();
+        let mut signals = top
+            .map(|i| signals(&scored, i, &weights))
+            .unwrap_or_default();
         if contentless {
             signals.push(Signal {
                 name: "abstained".into(),
+                weight: None,
                 probability: 0.0,
                 note: "nothing but personal data or symbols left after masking: a supervisor routes it"
                     .into(),
@@ -147,6 +154,7 @@ impl Engine {
         } else if !supported {
             signals.push(Signal {
                 name: "unsupported_language".into(),
+                weight: None,
                 probability: 0.0,
                 note: "language not recognised as uk/ru/kk/en: never routed without review".into(),
             });
@@ -313,12 +321,13 @@ fn snippet(text: &str) -> String {
 }
 
 /// What each signal said about the chosen candidate.
-fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
+fn signals(scored: &Scored, i: usize, w: &SignalWeights) -> Vec<Signal> {
     let mut out = Vec::new();
     let s = &scored.signals;
     if let Some(p) = &s.knn {
         out.push(Signal {
             name: "text_neighbours".into(),
+            weight: Some(w.knn),
             probability: p[i],
             note: "similarity-weighted votes of the nearest confirmed cases".into(),
         });
@@ -326,6 +335,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
     if let Some(p) = &s.near {
         out.push(Signal {
             name: "near_duplicates".into(),
+            weight: Some(w.near),
             probability: p[i],
             note: "votes of confirmed cases nearly identical to this appeal".into(),
         });
@@ -333,6 +343,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
     if let Some(p) = &s.local {
         out.push(Signal {
             name: "local_neighbours".into(),
+            weight: Some(w.local),
             probability: p[i],
             note: "votes of the nearest confirmed cases from the same district".into(),
         });
@@ -340,6 +351,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
     if let Some(p) = &s.head {
         out.push(Signal {
             name: "text_model".into(),
+            weight: Some(w.head),
             probability: p[i],
             note: "softmax model over the text embedding and district, fitted on confirmed history"
                 .into(),
@@ -348,6 +360,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
     if let Some(p) = &s.lexical {
         out.push(Signal {
             name: "lexical_model".into(),
+            weight: Some(w.lexical),
             probability: p[i],
             note: "model over words and character n-grams (names, abbreviations), fitted on confirmed history".into(),
         });
@@ -355,6 +368,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
     if let Some(p) = &s.geo {
         out.push(Signal {
             name: "same_spot".into(),
+            weight: Some(w.geo),
             probability: p[i],
             note: "votes of confirmed cases from the same building or yard".into(),
         });
@@ -369,6 +383,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
         };
         out.push(Signal {
             name: "place".into(),
+            weight: Some(w.place),
             probability: f[i],
             note: format!("{note} (likelihood ratio {:.2})", f[i]),
         });
@@ -376,6 +391,7 @@ fn signals(scored: &Scored, i: usize) -> Vec<Signal> {
     if let Some(p) = &s.descriptions {
         out.push(Signal {
             name: "descriptions".into(),
+            weight: None,
             probability: p[i],
             note: "similarity to the department's description (cold start)".into(),
         });

@@ -37,5 +37,5 @@ pub use lexical::{LexicalFitOptions, LexicalHead, SparseVec};
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};
 pub use weights::{
-    LearnedWeights, Signal, SignalWeights, TextLength, WeightCase, WeightFitOptions, SIGNALS,
+    LearnedWeights, SignalKind, SignalWeights, TextLength, WeightCase, WeightFitOptions, SIGNALS,
 };

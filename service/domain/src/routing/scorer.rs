@@ -7,7 +7,7 @@ use super::head::SoftmaxHead;
 use super::knn::{self, Neighbour};
 use super::lexical::{LexicalHead, SparseVec};
 use super::roles::Roles;
-use super::weights::{Signal, SignalWeights, SIGNALS};
+use super::weights::{SignalKind, SignalWeights, SIGNALS};
 
 /// Tunable weights of the routing signals. Defaults were chosen on a time split
 /// of St Petersburg history (see docs/routing.md) and are per-tenant config.
@@ -150,7 +150,7 @@ pub struct Scored {
     /// What each signal said.
     pub signals: SignalProbs,
     /// Per candidate, the log probability each weighted signal gave it (in
-    /// [`Signal`] order; 0 for a signal that said nothing), so the weights
+    /// [`SignalKind`] order; 0 for a signal that said nothing), so the weights
     /// can be learned from held-out cases (see [`super::weights`]).
     pub features: Vec<[f64; SIGNALS]>,
     /// Per candidate, the part of the score no weight scales: the
@@ -317,7 +317,7 @@ impl Scorer {
             return Scored::default();
         }
         // Each signal's log probabilities go into its feature column.
-        let mut put = |signal: Signal, probs: &Option<Vec<f64>>| {
+        let mut put = |signal: SignalKind, probs: &Option<Vec<f64>>| {
             for (f, q) in features.iter_mut().zip(probs.iter().flatten()) {
                 f[signal as usize] = q.max(FLOOR).ln();
             }
@@ -325,9 +325,9 @@ impl Scorer {
 
         let knn = |w: f64| (w, p.knn_temperature, p.knn_smoothing / n as f64);
         signals.knn = Self::vote_term(&translated, &candidates, knn(p.w_knn));
-        put(Signal::Knn, &signals.knn);
+        put(SignalKind::Knn, &signals.knn);
         signals.local = Self::vote_term(input.local_neighbours, &candidates, knn(p.w_local));
-        put(Signal::Local, &signals.local);
+        put(SignalKind::Local, &signals.local);
         // A decision on a near-identical appeal from another district says
         // nothing about which district's agency serves this one.
         let same_place = |n: &&Neighbour| match (district, n.district.as_deref()) {
@@ -342,20 +342,20 @@ impl Scorer {
             .cloned()
             .collect();
         signals.near = Self::vote_term(&near, &candidates, knn(p.w_near));
-        put(Signal::Near, &signals.near);
+        put(SignalKind::Near, &signals.near);
         let geo = (p.w_geo, p.geo_temperature, p.geo_smoothing);
         signals.geo = Self::vote_term(input.place_neighbours, &candidates, geo);
-        put(Signal::Geo, &signals.geo);
+        put(SignalKind::Geo, &signals.geo);
 
         if let Some((head, x)) = input.head {
             let raw = head.predict(x);
             signals.head = Some(Self::label_term(&raw, &head.classes, &candidates, input));
-            put(Signal::Head, &signals.head);
+            put(SignalKind::Head, &signals.head);
         }
         if let Some((lex, x)) = input.lexical {
             let raw = lex.predict(x);
             signals.lexical = Some(Self::label_term(&raw, &lex.classes, &candidates, input));
-            put(Signal::Lexical, &signals.lexical);
+            put(SignalKind::Lexical, &signals.lexical);
         }
 
         // A district nobody has seen (no confirmed case, no declared area) says
@@ -410,7 +410,7 @@ impl Scorer {
                 if *f <= OUTSIDE_AREA {
                     *o -= JURISDICTION_PENALTY;
                 } else {
-                    x[Signal::Place as usize] = f.max(FLOOR).ln();
+                    x[SignalKind::Place as usize] = f.max(FLOOR).ln();
                 }
             }
             signals.place = Some(factors);

@@ -31,7 +31,7 @@ pub const SIGNALS: usize = 7;
 
 /// The weighted signals, in feature-column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub enum SignalKind {
     /// Votes of the text neighbours (translated to the appeal's district).
     Knn = 0,
     /// Votes of the text neighbours from the appeal's own district.
@@ -51,19 +51,19 @@ pub enum Signal {
 /// One weight per signal.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SignalWeights {
-    /// Weight of [`Signal::Knn`].
+    /// Weight of [`SignalKind::Knn`].
     pub knn: f64,
-    /// Weight of [`Signal::Local`].
+    /// Weight of [`SignalKind::Local`].
     pub local: f64,
-    /// Weight of [`Signal::Near`].
+    /// Weight of [`SignalKind::Near`].
     pub near: f64,
-    /// Weight of [`Signal::Geo`].
+    /// Weight of [`SignalKind::Geo`].
     pub geo: f64,
-    /// Weight of [`Signal::Head`].
+    /// Weight of [`SignalKind::Head`].
     pub head: f64,
-    /// Weight of [`Signal::Lexical`].
+    /// Weight of [`SignalKind::Lexical`].
     pub lexical: f64,
-    /// Weight of [`Signal::Place`].
+    /// Weight of [`SignalKind::Place`].
     pub place: f64,
 }
 
@@ -92,7 +92,7 @@ impl SignalWeights {
         p.w_place = self.place;
     }
 
-    /// The weights in [`Signal`] order.
+    /// The weights in [`SignalKind`] order.
     pub fn to_array(&self) -> [f64; SIGNALS] {
         [
             self.knn,
@@ -105,7 +105,7 @@ impl SignalWeights {
         ]
     }
 
-    /// Weights from an array in [`Signal`] order.
+    /// Weights from an array in [`SignalKind`] order.
     pub fn from_array(w: [f64; SIGNALS]) -> Self {
         Self {
             knn: w[0],
@@ -466,9 +466,10 @@ mod tests {
                         let right = c == truth;
                         // Lexical: right most of the time.
                         let lexical_right = if i % 5 == 0 { !right } else { right };
-                        f[Signal::Lexical as usize] = if lexical_right { -0.2 } else { -2.0 };
+                        f[SignalKind::Lexical as usize] = if lexical_right { -0.2 } else { -2.0 };
                         // Place: points at the next candidate.
-                        f[Signal::Place as usize] = if c == (truth + 1) % 3 { -0.1 } else { -6.0 };
+                        f[SignalKind::Place as usize] =
+                            if c == (truth + 1) % 3 { -0.1 } else { -6.0 };
                         f
                     })
                     .collect();
@@ -556,8 +557,8 @@ mod tests {
         for (i, mut c) in cases(900).into_iter().enumerate() {
             let truth = c.truth.unwrap();
             for (k, f) in c.features.iter_mut().enumerate() {
-                f[Signal::Lexical as usize] = if (i + k) % 3 == 0 { -0.2 } else { -2.0 };
-                f[Signal::Place as usize] = if k == truth { -0.1 } else { -4.0 };
+                f[SignalKind::Lexical as usize] = if (i + k) % 3 == 0 { -0.2 } else { -2.0 };
+                f[SignalKind::Place as usize] = if k == truth { -0.1 } else { -4.0 };
             }
             c.length = TextLength::Short;
             data.push(c);
