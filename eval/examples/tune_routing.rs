@@ -121,6 +121,75 @@ fn main() -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     eprintln!("import ready after {:.0} s", t0.elapsed().as_secs_f64());
+    // TUNE_REFIT=1: run the engine's own refit on the imported history and
+    // print what it learned (weights per text length, temperature, conformal
+    // quantile, auto-routing threshold), then stop.
+    if std::env::var("TUNE_REFIT").is_ok_and(|v| v == "1") {
+        let model = rt
+            .block_on(engine.refit("tune"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("{:#?}", model.calibration);
+        // TUNE_CORRECTION=N (on a scratch copy of the data dir: it writes):
+        // for N validation appeals, a supervisor overrides the suggestion
+        // with the runner-up; does the same text, sent again, follow it?
+        let n: usize = std::env::var("TUNE_CORRECTION")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let (mut followed, mut tried) = (0, 0);
+        // Appeals from after TRAIN_UNTIL: texts the history has not seen.
+        let later = read_appeals(&data, None, &ColumnMap::default())?;
+        for a in later.iter().filter(|r| r.created_at >= until).step_by(37) {
+            if tried >= n {
+                break;
+            }
+            let appeal = appeal_triage::engine::NewAppeal {
+                external_id: Some(format!("probe-{}", a.id)),
+                text: a.text.clone(),
+                place: Place {
+                    district: a.district.clone(),
+                    municipality: a.municipality.clone(),
+                    lat: a.lat,
+                    lon: a.lon,
+                    address: None,
+                },
+                ..Default::default()
+            };
+            let s = rt
+                .block_on(engine.submit("tune", appeal.clone(), "probe"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let Some(other) = s.decision.alternatives.get(1).map(|x| x.department.clone()) else {
+                continue;
+            };
+            rt.block_on(engine.decide("tune", s.appeal_id, &other, None, "probe"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let again = rt
+                .block_on(engine.preview("tune", &appeal))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tried += 1;
+            if std::env::var("TUNE_VERBOSE").is_ok() {
+                eprintln!(
+                    "{:?} -> {other:?}: again {:?} {:.2}; {:?}",
+                    s.decision.department,
+                    again.department,
+                    again.confidence,
+                    again
+                        .evidence
+                        .signals
+                        .iter()
+                        .map(|x| format!("{} {:.2} w{:.2}", x.name, x.probability, x.weight.unwrap_or(0.0)))
+                        .collect::<Vec<_>>()
+                );
+            }
+            if again.department.as_deref() == Some(other.as_str()) {
+                followed += 1;
+            }
+        }
+        if n > 0 {
+            println!("corrections followed by the next identical appeal: {followed} of {tried}");
+        }
+        return Ok(());
+    }
 
     // Head and areas on the cases before the validation period.
     let mut points = Vec::new();
@@ -193,6 +262,7 @@ fn main() -> anyhow::Result<()> {
                         district: h.payload.district,
                         similarity: h.score,
                         received_at: h.payload.received_at,
+                        decided: false,
                     })
                     .collect::<Vec<_>>()
             })
@@ -282,7 +352,38 @@ fn main() -> anyhow::Result<()> {
                 roles: &roles,
             });
             let sig = &s.signals;
+            // The votes again at a softer temperature, for the study.
+            let soft = Scorer::new(RoutingParams {
+                knn_temperature: 0.1,
+                ..RoutingParams::default()
+            })
+            .score(&ScoreInput {
+                neighbours: &g,
+                local_neighbours: &l,
+                place_neighbours: &c.place,
+                head: None,
+                lexical: None,
+                district: c.district.as_deref(),
+                departments: &[],
+                areas: &areas,
+                confirmed_total: before.len() as u64,
+                roles: &roles,
+            });
+            let soft_of = |p: &Option<Vec<f64>>| {
+                p.as_ref().map(|p| {
+                    s.candidates
+                        .iter()
+                        .map(|c| {
+                            soft.candidates
+                                .iter()
+                                .position(|x| x == c)
+                                .map_or(0.0, |i| p[i])
+                        })
+                        .collect::<Vec<f64>>()
+                })
+            };
             let row = serde_json::json!({
+                "knn_soft": soft_of(&soft.signals.knn), "local_soft": soft_of(&soft.signals.local),
                 "label": c.label, "district": c.district, "candidates": s.candidates,
                 "scores": s.scores, "knn": sig.knn, "local": sig.local, "near": sig.near,
                 "geo": sig.geo, "head": sig.head, "lexical": sig.lexical, "place": sig.place,

@@ -430,6 +430,23 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
     let lexical = d.evidence.signals.iter().find(|s| s.name == "lexical_model");
     let used = learned.for_text(ROADS[1]).lexical;
     assert_eq!(lexical.and_then(|s| s.weight), Some(used), "{:?}", d.evidence);
+    // A correction still counts for the very next identical appeal under
+    // learned weights (supervisors' decisions keep their configured share).
+    let unseen = appeal("Broken bench and litter bins in the school park", "North");
+    let first = engine.submit("city", unseen.clone(), "portal").await.unwrap();
+    let other = if first.decision.department.as_deref() == Some("water") {
+        "roads-north"
+    } else {
+        "water"
+    };
+    engine
+        .decide("city", first.appeal_id, other, None, "supervisor")
+        .await
+        .unwrap();
+    let next = engine.preview("city", &unseen).await.unwrap();
+    assert_eq!(next.department.as_deref(), Some(other), "{next:?}");
+    let decisions = next.evidence.signals.iter().find(|s| s.name == "supervisor_decisions");
+    assert!(decisions.is_some_and(|s| s.probability > 0.5), "{next:?}");
     // The refit's audit entry names the weights, and a restart loads them.
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'model.refit'")
@@ -454,6 +471,32 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
     .await;
     let model = engine.refit("city").await.unwrap();
     assert_eq!(model.calibration.weights, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_stored_model_is_replaced_by_the_next_refit() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_engine(dir.path()).await;
+    tenant(&engine, "city").await;
+    let cases: Vec<(&str, &str, &str)> = ROADS
+        .iter()
+        .map(|t| (*t, "roads-north", "North"))
+        .chain(WATER.iter().map(|t| (*t, "water", "North")))
+        .collect();
+    history(&engine, "city", &cases).await;
+    // A model stored by an older build, in a format this one cannot read.
+    engine
+        .memory()
+        .record()
+        .save_routing_model("city", 3, "{\"head\": \"not this format\"}")
+        .await
+        .unwrap();
+    drop(engine);
+    let engine = tiny_engine(dir.path()).await;
+    assert_eq!(engine.state("city").await.unwrap().model().version, 3);
+    let model = engine.refit("city").await.unwrap();
+    assert_eq!(model.version, 4);
+    assert!(model.head.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -337,7 +337,15 @@ fn signals(scored: &Scored, i: usize, w: &SignalWeights) -> Vec<Signal> {
             name: "near_duplicates".into(),
             weight: Some(w.near),
             probability: p[i],
-            note: "votes of confirmed cases nearly identical to this appeal".into(),
+            note: "votes of imported cases nearly identical to this appeal".into(),
+        });
+    }
+    if let Some(p) = &s.decisions {
+        out.push(Signal {
+            name: "supervisor_decisions".into(),
+            weight: Some(w.decisions),
+            probability: p[i],
+            note: "supervisors' decisions on nearly identical appeals from the same place".into(),
         });
     }
     if let Some(p) = &s.local {

@@ -16,6 +16,7 @@ use triage_domain::routing::{
 };
 
 use crate::index::{CaseFilter, CasePoint};
+use crate::record::AppealStatus;
 use crate::memory::{confirmed_statuses, CaseMemory};
 
 use super::EngineError;
@@ -175,7 +176,12 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
         match TenantModel::from_json(&body) {
             Ok(m) => *state.model.write().expect("fresh lock") = Arc::new(m),
             Err(e) => {
-                tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit")
+                tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit");
+                // Keep its version: the next refit must store version + 1.
+                *state.model.write().expect("fresh lock") = Arc::new(TenantModel {
+                    version,
+                    ..TenantModel::default()
+                });
             }
         }
     }
@@ -276,18 +282,19 @@ pub async fn place_neighbours(
         .index()
         .retrieve(near.iter().map(|(id, _, _)| *id as u64).collect())
         .await?;
-    let vectors: HashMap<u64, Vec<f32>> = points.into_iter().map(|p| (p.id, p.vector)).collect();
+    let points: HashMap<u64, CasePoint> = points.into_iter().map(|p| (p.id, p)).collect();
     Ok(near
         .into_iter()
         .filter_map(|(id, department, received_at)| {
-            let v = vectors.get(&(id as u64))?;
-            let similarity = v.iter().zip(vector).map(|(a, b)| a * b).sum();
+            let p = points.get(&(id as u64))?;
+            let similarity = p.vector.iter().zip(vector).map(|(a, b)| a * b).sum();
             Some(Neighbour {
                 id,
                 department,
                 district: None,
                 similarity,
                 received_at,
+                decided: p.payload.status == AppealStatus::Decided.as_str(),
             })
         })
         .collect())
@@ -375,6 +382,7 @@ pub async fn neighbours(
                 district: h.payload.district,
                 similarity: h.score,
                 received_at: h.payload.received_at,
+                decided: h.payload.status == AppealStatus::Decided.as_str(),
             })
         })
         .take(k)

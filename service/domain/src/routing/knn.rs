@@ -15,6 +15,9 @@ pub struct Neighbour {
     pub similarity: f32,
     /// When it was received, unix ms.
     pub received_at: i64,
+    /// Its department was set by a supervisor's decision in this system (a
+    /// confirmation or a correction), not imported with the history.
+    pub decided: bool,
 }
 
 /// Similarity-weighted votes per department: `sum exp((s - s_max) / temperature)`.
@@ -45,6 +48,7 @@ mod tests {
             district: None,
             similarity: s,
             received_at: 0,
+            decided: false,
         }
     }
 

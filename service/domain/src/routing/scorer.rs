@@ -25,11 +25,16 @@ pub struct RoutingParams {
     pub w_local: f64,
     /// Similarity at which a confirmed case is a near-duplicate of the appeal.
     pub near_similarity: f32,
-    /// Weight of near-duplicate confirmed cases from the same district (or
-    /// without one): a supervisor's decision on a (nearly) identical appeal is
-    /// the strongest evidence there is, and must count for the very next
-    /// appeal even against the fitted head.
+    /// Weight of near-duplicate imported cases from the same district (or
+    /// without one).
     pub w_near: f64,
+    /// Weight of supervisors' decisions on near-duplicates from the same
+    /// district (or without one): a decision on a (nearly) identical appeal
+    /// is the strongest evidence there is, and must count for the very next
+    /// appeal even against the fitted models. Imported history has no
+    /// decisions, so until a tenant's held-out cases include some, this
+    /// weight keeps its configured share of the learned ones.
+    pub w_decided: f64,
     /// Weight of the softmax head.
     pub w_head: f64,
     /// Weight of the lexical (character and word n-gram) model.
@@ -64,6 +69,7 @@ impl Default for RoutingParams {
             w_local: 0.5,
             near_similarity: 0.97,
             w_near: 2.0,
+            w_decided: 4.0,
             w_head: 1.0,
             w_lex: 3.0,
             w_place: 1.0,
@@ -128,8 +134,10 @@ pub struct SignalProbs {
     pub local: Option<Vec<f64>>,
     /// From the votes of cases at the same spot.
     pub geo: Option<Vec<f64>>,
-    /// From near-duplicate confirmed cases.
+    /// From near-duplicate imported cases.
     pub near: Option<Vec<f64>>,
+    /// From supervisors' decisions on near-duplicates.
+    pub decisions: Option<Vec<f64>>,
     /// From the head.
     pub head: Option<Vec<f64>>,
     /// From the lexical model.
@@ -334,15 +342,17 @@ impl Scorer {
             (Some(a), Some(b)) => a == b,
             _ => true,
         };
-        let near: Vec<Neighbour> = input
+        let (decided, near): (Vec<Neighbour>, Vec<Neighbour>) = input
             .neighbours
             .iter()
             .filter(|n| n.similarity >= p.near_similarity)
             .filter(same_place)
             .cloned()
-            .collect();
+            .partition(|n| n.decided);
         signals.near = Self::vote_term(&near, &candidates, knn(p.w_near));
         put(SignalKind::Near, &signals.near);
+        signals.decisions = Self::vote_term(&decided, &candidates, knn(p.w_decided));
+        put(SignalKind::Decisions, &signals.decisions);
         let geo = (p.w_geo, p.geo_temperature, p.geo_smoothing);
         signals.geo = Self::vote_term(input.place_neighbours, &candidates, geo);
         put(SignalKind::Geo, &signals.geo);
@@ -468,6 +478,7 @@ mod tests {
             district: None,
             similarity: s,
             received_at: 0,
+            decided: false,
         }
     }
 
@@ -706,7 +717,7 @@ mod tests {
             .position(|c| c == "housing-north")
             .unwrap();
         assert_eq!(scored.offset[north], -JURISDICTION_PENALTY);
-        let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         let reweighted = scorer.with_weights(&learned).score(&input);
         for (i, f) in scored.features.iter().enumerate() {
             let expect = scored.offset[i] + SignalWeights::from_params(&scorer.params).dot(f);
@@ -718,5 +729,42 @@ mod tests {
         // weighted up instead, the district's agency wins.
         assert_eq!(best(&scored), "roads");
         assert_eq!(best(&reweighted), "housing-south");
+    }
+    #[test]
+    fn a_supervisors_decision_on_a_near_identical_appeal_outweighs_the_crowd() {
+        let areas = AreaStats::new();
+        // Thirty loosely similar cases and two imported near-duplicates went
+        // to roads.
+        let mut crowd: Vec<Neighbour> = (0..30).map(|i| nb(i, "roads", 0.90)).collect();
+        crowd.extend([nb(50, "roads", 0.975), nb(51, "roads", 0.975)]);
+        let input = |ns: &[Neighbour]| {
+            let input = ScoreInput {
+                neighbours: ns,
+                local_neighbours: &[],
+                place_neighbours: &[],
+                head: None,
+                lexical: None,
+                district: None,
+                departments: &[],
+                areas: &areas,
+                confirmed_total: 1000,
+                roles: &Roles::default(),
+            };
+            Scorer::default().score(&input)
+        };
+        // One more imported near-duplicate went to parks: the crowd wins.
+        let mut imported = crowd.clone();
+        imported.push(nb(99, "parks", 0.975));
+        assert_eq!(best(&input(&imported)), "roads");
+        // The same case as a supervisor's decision: it decides.
+        crowd.push(Neighbour {
+            decided: true,
+            ..nb(99, "parks", 0.975)
+        });
+        let scored = input(&crowd);
+        assert_eq!(best(&scored), "parks");
+        assert!(scored.signals.decisions.is_some());
+        let parks = scored.candidates.iter().position(|c| c == "parks").unwrap();
+        assert!(scored.features[parks][SignalKind::Decisions as usize] > -0.5);
     }
 }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::scorer::RoutingParams;
 
 /// Number of weighted signals.
-pub const SIGNALS: usize = 7;
+pub const SIGNALS: usize = 8;
 
 /// The weighted signals, in feature-column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,8 @@ pub enum SignalKind {
     Lexical = 5,
     /// The place factor (relative likelihood of the district).
     Place = 6,
+    /// Supervisors' decisions on near-duplicates.
+    Decisions = 7,
 }
 
 /// One weight per signal.
@@ -65,6 +67,8 @@ pub struct SignalWeights {
     pub lexical: f64,
     /// Weight of [`SignalKind::Place`].
     pub place: f64,
+    /// Weight of [`SignalKind::Decisions`].
+    pub decisions: f64,
 }
 
 impl SignalWeights {
@@ -78,6 +82,7 @@ impl SignalWeights {
             head: p.w_head,
             lexical: p.w_lex,
             place: p.w_place,
+            decisions: p.w_decided,
         }
     }
 
@@ -90,6 +95,7 @@ impl SignalWeights {
         p.w_head = self.head;
         p.w_lex = self.lexical;
         p.w_place = self.place;
+        p.w_decided = self.decisions;
     }
 
     /// The weights in [`SignalKind`] order.
@@ -102,6 +108,7 @@ impl SignalWeights {
             self.head,
             self.lexical,
             self.place,
+            self.decisions,
         ]
     }
 
@@ -115,6 +122,7 @@ impl SignalWeights {
             head: w[4],
             lexical: w[5],
             place: w[6],
+            decisions: w[7],
         }
     }
 
@@ -540,13 +548,13 @@ mod tests {
 
     #[test]
     fn weights_round_trip_through_params_and_arrays() {
-        let w = SignalWeights::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+        let w = SignalWeights::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
         let mut p = RoutingParams::default();
         w.apply_to(&mut p);
         assert_eq!(SignalWeights::from_params(&p), w);
         assert_eq!(SignalWeights::from_array(w.to_array()), w);
         let f = [1.0; SIGNALS];
-        assert!((w.dot(&f) - 2.8).abs() < 1e-12);
+        assert!((w.dot(&f) - 3.6).abs() < 1e-12);
     }
 
     #[test]
