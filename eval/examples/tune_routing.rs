@@ -177,7 +177,12 @@ fn main() -> anyhow::Result<()> {
                         .evidence
                         .signals
                         .iter()
-                        .map(|x| format!("{} {:.2} w{:.2}", x.name, x.probability, x.weight.unwrap_or(0.0)))
+                        .map(|x| format!(
+                            "{} {:.2} w{:.2}",
+                            x.name,
+                            x.probability,
+                            x.weight.unwrap_or(0.0)
+                        ))
                         .collect::<Vec<_>>()
                 );
             }

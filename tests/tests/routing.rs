@@ -427,13 +427,25 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
         .unwrap();
     assert_eq!(d.department.as_deref(), Some("roads-south"), "{d:?}");
     // The evidence says which weight each signal had in this decision.
-    let lexical = d.evidence.signals.iter().find(|s| s.name == "lexical_model");
+    let lexical = d
+        .evidence
+        .signals
+        .iter()
+        .find(|s| s.name == "lexical_model");
     let used = learned.for_text(ROADS[1]).lexical;
-    assert_eq!(lexical.and_then(|s| s.weight), Some(used), "{:?}", d.evidence);
+    assert_eq!(
+        lexical.and_then(|s| s.weight),
+        Some(used),
+        "{:?}",
+        d.evidence
+    );
     // A correction still counts for the very next identical appeal under
     // learned weights (supervisors' decisions keep their configured share).
     let unseen = appeal("Broken bench and litter bins in the school park", "North");
-    let first = engine.submit("city", unseen.clone(), "portal").await.unwrap();
+    let first = engine
+        .submit("city", unseen.clone(), "portal")
+        .await
+        .unwrap();
     let other = if first.decision.department.as_deref() == Some("water") {
         "roads-north"
     } else {
@@ -445,7 +457,11 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
         .unwrap();
     let next = engine.preview("city", &unseen).await.unwrap();
     assert_eq!(next.department.as_deref(), Some(other), "{next:?}");
-    let decisions = next.evidence.signals.iter().find(|s| s.name == "supervisor_decisions");
+    let decisions = next
+        .evidence
+        .signals
+        .iter()
+        .find(|s| s.name == "supervisor_decisions");
     assert!(decisions.is_some_and(|s| s.probability > 0.5), "{next:?}");
     // The refit's audit entry names the weights, and a restart loads them.
     let detail: String =

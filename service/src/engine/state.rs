@@ -16,8 +16,8 @@ use triage_domain::routing::{
 };
 
 use crate::index::{CaseFilter, CasePoint};
-use crate::record::AppealStatus;
 use crate::memory::{confirmed_statuses, CaseMemory};
+use crate::record::AppealStatus;
 
 use super::EngineError;
 
