@@ -176,12 +176,14 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
         match TenantModel::from_json(&body) {
             Ok(m) => *state.model.write().expect("fresh lock") = Arc::new(m),
             Err(e) => {
-                tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; will refit");
+                tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; refitting at the next confirmation");
                 // Keep its version: the next refit must store version + 1.
                 *state.model.write().expect("fresh lock") = Arc::new(TenantModel {
                     version,
                     ..TenantModel::default()
                 });
+                // Due at once, whatever the refit interval.
+                state.since_refit.store(u64::MAX / 2, Ordering::Relaxed);
             }
         }
     }
