@@ -20,8 +20,11 @@ use appeal_triage::index::config::IndexConfig;
 use appeal_triage::index::CaseFilter;
 use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Place, Tenant};
 use clap::Parser;
-use triage_domain::routing::{AreaStats, Neighbour, RoutingParams, ScoreInput, Scorer};
+use triage_domain::routing::{
+    AreaStats, LexicalHead, Neighbour, Roles, RoutingParams, ScoreInput, Scorer, SoftmaxHead,
+};
 use triage_eval::input::{read_appeals, ColumnMap};
+use triage_eval::router::LabelledAppeal;
 use triage_eval::timeparse::parse_timestamp_ms;
 use triage_models::Role;
 
@@ -43,6 +46,45 @@ struct Case {
     input: Vec<f32>,
     lexical: triage_domain::routing::SparseVec,
     place: Vec<Neighbour>,
+}
+
+/// What routing learned from the cases before the validation period.
+struct Models<'a> {
+    head: &'a SoftmaxHead,
+    lexical: &'a LexicalHead,
+    areas: &'a AreaStats,
+    roles: &'a Roles,
+    confirmed_total: u64,
+}
+
+impl Case {
+    /// The scorer's input for this appeal, with its `k` nearest neighbours of
+    /// each kind.
+    fn input<'a>(&'a self, k: usize, m: &Models<'a>) -> ScoreInput<'a> {
+        ScoreInput {
+            neighbours: &self.global[..k.min(self.global.len())],
+            local_neighbours: &self.local[..k.min(self.local.len())],
+            place_neighbours: &self.place,
+            head: Some((m.head, &self.input)),
+            lexical: Some((m.lexical, &self.lexical)),
+            district: self.district.as_deref(),
+            departments: &[],
+            areas: m.areas,
+            confirmed_total: m.confirmed_total,
+            roles: m.roles,
+        }
+    }
+}
+
+/// The place of a labelled appeal, as the record stores it.
+fn place_of(a: &LabelledAppeal) -> Place {
+    Place {
+        district: a.district.clone(),
+        municipality: a.municipality.clone(),
+        lat: a.lat,
+        lon: a.lon,
+        address: None,
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -93,13 +135,7 @@ fn main() -> anyhow::Result<()> {
                         text: a.text.clone(),
                         redacted_text: triage_domain::pii::redact(&a.text).text,
                         language: None,
-                        place: Place {
-                            district: a.district.clone(),
-                            municipality: a.municipality.clone(),
-                            lat: a.lat,
-                            lon: a.lon,
-                            address: None,
-                        },
+                        place: place_of(a),
                         channel: None,
                         applicant_category: None,
                         received_at: a.created_at,
@@ -146,13 +182,7 @@ fn main() -> anyhow::Result<()> {
             let appeal = appeal_triage::engine::NewAppeal {
                 external_id: Some(format!("probe-{}", a.id)),
                 text: a.text.clone(),
-                place: Place {
-                    district: a.district.clone(),
-                    municipality: a.municipality.clone(),
-                    lat: a.lat,
-                    lon: a.lon,
-                    address: None,
-                },
+                place: place_of(a),
                 ..Default::default()
             };
             let s = rt
@@ -303,24 +333,18 @@ fn main() -> anyhow::Result<()> {
         });
     }
     eprintln!("{} validation appeals prepared", cases.len());
+    let models = Models {
+        head: &head,
+        lexical: &lexical,
+        areas: &areas,
+        roles: &roles,
+        confirmed_total: before.len() as u64,
+    };
     let eval = |p: &RoutingParams| {
         let scorer = Scorer::new(p.clone());
         let (mut top1, mut top3) = (0usize, 0usize);
         for c in &cases {
-            let g: Vec<Neighbour> = c.global.iter().take(p.knn_k).cloned().collect();
-            let l: Vec<Neighbour> = c.local.iter().take(p.knn_k).cloned().collect();
-            let s = scorer.score(&ScoreInput {
-                neighbours: &g,
-                local_neighbours: &l,
-                place_neighbours: &c.place,
-                head: Some((&head, &c.input)),
-                lexical: Some((&lexical, &c.lexical)),
-                district: c.district.as_deref(),
-                departments: &[],
-                areas: &areas,
-                confirmed_total: before.len() as u64,
-                roles: &roles,
-            });
+            let s = scorer.score(&c.input(p.knn_k, &models));
             let mut order: Vec<usize> = (0..s.scores.len()).collect();
             order.sort_by(|&a, &b| s.scores[b].total_cmp(&s.scores[a]));
             if order.first().map(|&i| &s.candidates[i]) == Some(&c.label) {
@@ -341,38 +365,19 @@ fn main() -> anyhow::Result<()> {
         use std::io::Write;
         let scorer = Scorer::new(RoutingParams::default());
         let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let soft_scorer = Scorer::new(RoutingParams {
+            knn_temperature: 0.1,
+            ..RoutingParams::default()
+        });
         for c in &cases {
-            let g: Vec<Neighbour> = c.global.iter().take(scorer.params.knn_k).cloned().collect();
-            let l: Vec<Neighbour> = c.local.iter().take(scorer.params.knn_k).cloned().collect();
-            let s = scorer.score(&ScoreInput {
-                neighbours: &g,
-                local_neighbours: &l,
-                place_neighbours: &c.place,
-                head: Some((&head, &c.input)),
-                lexical: Some((&lexical, &c.lexical)),
-                district: c.district.as_deref(),
-                departments: &[],
-                areas: &areas,
-                confirmed_total: before.len() as u64,
-                roles: &roles,
-            });
+            let input = c.input(scorer.params.knn_k, &models);
+            let s = scorer.score(&input);
             let sig = &s.signals;
             // The votes again at a softer temperature, for the study.
-            let soft = Scorer::new(RoutingParams {
-                knn_temperature: 0.1,
-                ..RoutingParams::default()
-            })
-            .score(&ScoreInput {
-                neighbours: &g,
-                local_neighbours: &l,
-                place_neighbours: &c.place,
+            let soft = soft_scorer.score(&ScoreInput {
                 head: None,
                 lexical: None,
-                district: c.district.as_deref(),
-                departments: &[],
-                areas: &areas,
-                confirmed_total: before.len() as u64,
-                roles: &roles,
+                ..input
             });
             let soft_of = |p: &Option<Vec<f64>>| {
                 p.as_ref().map(|p| {
@@ -392,7 +397,7 @@ fn main() -> anyhow::Result<()> {
                 "label": c.label, "district": c.district, "candidates": s.candidates,
                 "scores": s.scores, "knn": sig.knn, "local": sig.local, "near": sig.near,
                 "geo": sig.geo, "head": sig.head, "lexical": sig.lexical, "place": sig.place,
-                "best_sim": g.first().map(|n| n.similarity),
+                "best_sim": input.neighbours.first().map(|n| n.similarity),
             });
             writeln!(out, "{row}")?;
         }
