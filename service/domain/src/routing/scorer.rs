@@ -469,7 +469,27 @@ impl Scorer {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
+
+    static NO_ROLES: LazyLock<Roles> = LazyLock::new(Roles::default);
+
+    /// An input with nothing in it but `areas`: each test sets what it needs.
+    fn bare(areas: &AreaStats) -> ScoreInput<'_> {
+        ScoreInput {
+            neighbours: &[],
+            local_neighbours: &[],
+            place_neighbours: &[],
+            head: None,
+            lexical: None,
+            district: None,
+            departments: &[],
+            areas,
+            confirmed_total: 0,
+            roles: &NO_ROLES,
+        }
+    }
 
     fn nb(id: i64, d: &str, s: f32) -> Neighbour {
         Neighbour {
@@ -504,15 +524,9 @@ mod tests {
         ];
         let input = ScoreInput {
             neighbours: &ns,
-            local_neighbours: &[],
-            place_neighbours: &[],
-            head: None,
-            lexical: None,
             district: Some("South"),
-            departments: &[],
-            areas: &areas,
             confirmed_total: 100,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         // ...but the appeal is from the south.
         assert_eq!(best(&Scorer::default().score(&input)), "housing-south");
@@ -547,16 +561,8 @@ mod tests {
             },
         ];
         let input = ScoreInput {
-            neighbours: &[],
-            local_neighbours: &[],
-            place_neighbours: &[],
-            head: None,
-            lexical: None,
-            district: None,
             departments: &deps,
-            areas: &areas,
-            confirmed_total: 0,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         let s = Scorer::default().score(&input);
         assert_eq!(best(&s), "roads");
@@ -589,15 +595,10 @@ mod tests {
         let ns = [nb(1, "a", 0.95), nb(2, "b", 0.93)];
         let input = ScoreInput {
             neighbours: &ns,
-            local_neighbours: &[],
-            place_neighbours: &[],
-            head: None,
-            lexical: None,
             district: Some("West"),
             departments: &deps,
-            areas: &areas,
             confirmed_total: 2,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         assert_eq!(best(&Scorer::default().score(&input)), "b");
     }
@@ -612,15 +613,9 @@ mod tests {
         let ns = [nb(1, "big", 0.95), nb(2, "small", 0.90)];
         let input = ScoreInput {
             neighbours: &ns,
-            local_neighbours: &[],
-            place_neighbours: &[],
-            head: None,
-            lexical: None,
             district: Some("Atlantis"),
-            departments: &[],
-            areas: &areas,
             confirmed_total: 101,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         let s = Scorer::default().score(&input);
         assert!(s.signals.place.is_none());
@@ -635,15 +630,9 @@ mod tests {
         let spot = [nb(3, "parks", 0.80)];
         let input = ScoreInput {
             neighbours: &ns,
-            local_neighbours: &[],
             place_neighbours: &spot,
-            head: None,
-            lexical: None,
-            district: None,
-            departments: &[],
-            areas: &areas,
             confirmed_total: 3,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         // ...and the one case from the same yard went to parks.
         let s = Scorer::default().score(&input);
@@ -666,19 +655,12 @@ mod tests {
     fn nothing_known_means_no_candidates() {
         let areas = AreaStats::new();
         let input = ScoreInput {
-            neighbours: &[],
-            local_neighbours: &[],
-            place_neighbours: &[],
-            head: None,
-            lexical: None,
             district: Some("x"),
-            departments: &[],
-            areas: &areas,
-            confirmed_total: 0,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         assert!(Scorer::default().score(&input).candidates.is_empty());
     }
+
     #[test]
     fn scores_are_the_offset_plus_the_weighted_features_under_any_weights() {
         let mut areas = AreaStats::new();
@@ -699,13 +681,9 @@ mod tests {
             neighbours: &ns,
             local_neighbours: &ns[2..],
             place_neighbours: &ns[1..2],
-            head: None,
-            lexical: None,
             district: Some("South"),
-            departments: &[],
-            areas: &areas,
             confirmed_total: 140,
-            roles: &Roles::default(),
+            ..bare(&areas)
         };
         let scorer = Scorer::default();
         let scored = scorer.score(&input);
@@ -740,15 +718,8 @@ mod tests {
         let input = |ns: &[Neighbour]| {
             let input = ScoreInput {
                 neighbours: ns,
-                local_neighbours: &[],
-                place_neighbours: &[],
-                head: None,
-                lexical: None,
-                district: None,
-                departments: &[],
-                areas: &areas,
                 confirmed_total: 1000,
-                roles: &Roles::default(),
+                ..bare(&areas)
             };
             Scorer::default().score(&input)
         };
