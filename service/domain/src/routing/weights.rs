@@ -250,7 +250,7 @@ impl Default for WeightFitOptions {
 
 /// Value, gradient and Hessian of the penalised negative log-likelihood.
 struct Objective<'a> {
-    cases: Vec<&'a WeightCase>,
+    cases: &'a [&'a WeightCase],
     ridge: f64,
     prior: [f64; SIGNALS],
 }
@@ -263,7 +263,7 @@ impl Objective<'_> {
         let mut grad = [0.0; SIGNALS];
         let mut hess = [[0.0; SIGNALS]; SIGNALS];
         let weights = SignalWeights::from_array(*w);
-        for case in &self.cases {
+        for case in self.cases {
             let Some(y) = case.truth else { continue };
             let scores = case.scores(&weights);
             let m = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -384,7 +384,7 @@ fn scale(usable: &[&WeightCase], configured: &SignalWeights) -> [f64; SIGNALS] {
     // First the overall scale (what the temperature does), with no ridge: the
     // configured weights are only a direction.
     let scale_only = Objective {
-        cases: usable.to_vec(),
+        cases: usable,
         ridge: 0.0,
         prior: [0.0; SIGNALS],
     };
@@ -413,7 +413,7 @@ fn scale(usable: &[&WeightCase], configured: &SignalWeights) -> [f64; SIGNALS] {
 /// Projected Newton on the penalised likelihood, weights >= 0, from `prior`.
 fn newton(cases: &[&WeightCase], prior: [f64; SIGNALS], opts: &WeightFitOptions) -> [f64; SIGNALS] {
     let objective = Objective {
-        cases: cases.to_vec(),
+        cases,
         ridge: opts.ridge,
         prior,
     };
