@@ -21,7 +21,8 @@ use appeal_triage::index::CaseFilter;
 use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Place, Tenant};
 use clap::Parser;
 use triage_domain::routing::{
-    AreaStats, LexicalHead, Neighbour, Roles, RoutingParams, ScoreInput, Scorer, SoftmaxHead,
+    AreaStats, LexicalHead, LexicalPlace, Neighbour, Roles, RoutingParams, ScoreInput, Scorer,
+    SoftmaxHead,
 };
 use triage_eval::input::{read_appeals, ColumnMap};
 use triage_eval::router::LabelledAppeal;
@@ -308,7 +309,13 @@ fn main() -> anyhow::Result<()> {
             None => Vec::new(),
         };
         let input = head.input(&v, a.district.as_deref());
-        let lex = lexical.features(text, a.district.as_deref());
+        let lex = lexical.features(
+            text,
+            LexicalPlace {
+                district: a.district.as_deref(),
+                municipality: a.municipality.as_deref(),
+            },
+        );
         let place = match appeal_triage::engine::valid_spot(a.lat, a.lon) {
             Some(spot) => rt.block_on(appeal_triage::engine::place_neighbours(
                 &memory,

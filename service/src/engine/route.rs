@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use triage_domain::routing::calibration::softmax_t;
 use triage_domain::routing::{
-    AreaStats, DepartmentInfo, Neighbour, ScoreInput, Scored, SignalWeights,
+    AreaStats, DepartmentInfo, LexicalPlace, Neighbour, ScoreInput, Scored, SignalWeights,
 };
 use triage_domain::{
     Alternative, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput, RoutingDecision, Signal,
@@ -74,10 +74,13 @@ impl Engine {
             .head
             .as_deref()
             .map(|h| (h, h.input(vector, input.place.district.as_deref())));
-        let lexical_input = model
-            .lexical
-            .as_deref()
-            .map(|l| (l, l.features(&input.text, district)));
+        let lexical_input = model.lexical.as_deref().map(|l| {
+            let place = LexicalPlace {
+                district,
+                municipality: input.place.municipality.as_deref(),
+            };
+            (l, l.features(&input.text, place))
+        });
         // The tenant's learned signal weights, if it has enough history.
         let learned = (model.calibration.weights.as_ref())
             .map(|w| self.scorer.with_weights(w.for_text(&input.text)));

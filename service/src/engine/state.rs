@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::{
     roles, AreaStats, Calibration, HeadFitOptions, LearnedWeights, LexicalFitOptions, LexicalHead,
-    Neighbour, RoleOptions, Roles, ScoreInput, Scorer, SignalWeights, SoftmaxHead, TextLength,
-    WeightCase,
+    LexicalPlace, Neighbour, RoleOptions, Roles, ScoreInput, Scorer, SignalWeights, SoftmaxHead,
+    TextLength, WeightCase,
 };
 
 use crate::index::{CaseFilter, CasePoint};
@@ -218,6 +218,18 @@ pub struct CaseDetail {
     pub text: String,
     /// Coordinates, when given and valid.
     pub spot: Option<(f64, f64)>,
+    /// Municipality, when given.
+    pub municipality: Option<String>,
+}
+
+impl CaseDetail {
+    /// The case's place as the lexical model sees it.
+    pub fn lexical_place<'a>(&'a self, district: Option<&'a str>) -> LexicalPlace<'a> {
+        LexicalPlace {
+            district,
+            municipality: self.municipality.as_deref(),
+        }
+    }
 }
 
 /// Record details of cases, by appeal id.
@@ -238,6 +250,7 @@ pub async fn case_texts(
                 CaseDetail {
                     text: a.data.redacted_text,
                     spot,
+                    municipality: a.data.place.municipality,
                 },
             );
         }
@@ -334,16 +347,19 @@ pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts) -> Fitted {
         classes.clone(),
         &HeadFitOptions::default(),
     );
-    let with_text: Vec<(usize, &str)> = labelled
+    let with_text: Vec<(usize, &CaseDetail)> = labelled
         .iter()
         .enumerate()
-        .filter_map(|(i, (_, c))| Some((i, texts.get(&c.id)?.text.as_str())))
+        .filter_map(|(i, (_, c))| Some((i, texts.get(&c.id)?)))
         .collect();
     let lexical = LexicalHead::fit(
-        &with_text.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
         &with_text
             .iter()
-            .map(|(i, _)| districts[*i])
+            .map(|(_, t)| t.text.as_str())
+            .collect::<Vec<_>>(),
+        &with_text
+            .iter()
+            .map(|(i, t)| t.lexical_place(districts[*i]))
             .collect::<Vec<_>>(),
         &with_text.iter().map(|(i, _)| ys[*i]).collect::<Vec<_>>(),
         classes,
@@ -428,7 +444,7 @@ pub async fn calibration_cases(
             .lexical
             .as_ref()
             .zip(texts.get(&case.id))
-            .map(|(l, t)| (l, l.features(&t.text, district)));
+            .map(|(l, t)| (l, l.features(&t.text, t.lexical_place(district))));
         let spot = texts.get(&case.id).and_then(|t| t.spot);
         let place = match spot {
             Some(spot) => {

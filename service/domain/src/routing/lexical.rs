@@ -1,4 +1,4 @@
-//! A lexical model: hashed TF-IDF word and character n-grams plus the district,
+//! A lexical model: hashed TF-IDF word and character n-grams plus the place,
 //! into a softmax over the same labels as the embedding head.
 //!
 //! A small sentence embedding blurs exactly what often decides the competent
@@ -10,9 +10,10 @@
 //! bigrams, and character 2-5 grams of each word padded with spaces, each with
 //! a sublinear term frequency times the inverse document frequency of its
 //! bucket (buckets seen in fewer than two training documents are dropped),
-//! l2-normalised together with one (district, word) crossing per distinct
-//! word (the topics a district's own bodies take differ by district), plus a
-//! one-hot district feature. The weights are fitted by
+//! l2-normalised together with one (district, word) and one (municipality,
+//! word) crossing per distinct word (the topics a district's own bodies take
+//! differ by district, and within it by municipality), plus one-hot district
+//! and municipality features. The weights are fitted by
 //! AdaGrad on mini-batches touching only the rows of the features present,
 //! and stored quantised to 8 bits per weight with a scale per row.
 
@@ -83,8 +84,9 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// FNV-1a, with a namespace byte so words, bigrams, n-grams and districts
-/// never share a bucket by construction.
+/// FNV-1a, with a namespace byte so a word, an n-gram, a place and a crossing
+/// of the same spelling hash apart (distinct keys may still collide after the
+/// modulo, as with any hashed feature space).
 fn bucket(namespace: u8, parts: &[&str]) -> u32 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ namespace as u64;
     for (i, p) in parts.iter().enumerate() {
@@ -126,20 +128,64 @@ fn counts(text: &str) -> HashMap<u32, f32> {
     out
 }
 
-fn district_bucket(district: &str) -> u32 {
-    bucket(4, &[district])
+/// Where a text is about, as the lexical model sees it: the district and the
+/// municipality within it, each optional.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LexicalPlace<'a> {
+    /// District.
+    pub district: Option<&'a str>,
+    /// Municipality (keyed together with the district: two districts may
+    /// number their municipalities alike).
+    pub municipality: Option<&'a str>,
+}
+
+impl<'a> LexicalPlace<'a> {
+    /// Only a district.
+    pub fn district(district: Option<&'a str>) -> Self {
+        Self {
+            district,
+            municipality: None,
+        }
+    }
+
+    fn district_name(&self) -> Option<&'a str> {
+        self.district.filter(|d| !d.is_empty())
+    }
+
+    fn municipality_name(&self) -> Option<&'a str> {
+        self.municipality.filter(|m| !m.is_empty())
+    }
+
+    /// The one-hot buckets of the place: district, and municipality.
+    fn buckets(&self) -> impl Iterator<Item = u32> + '_ {
+        let d = self.district_name();
+        let m = self.municipality_name();
+        d.map(|d| bucket(4, &[d]))
+            .into_iter()
+            .chain(m.map(|m| bucket(6, &[d.unwrap_or(""), m])))
+    }
 }
 
 /// Counts of a text's features: [`counts`] plus, when the district is known,
-/// one (district, word) feature per distinct word. A linear model over text
-/// and district alone adds the two up; these crossings let it learn that in
-/// one district a topic goes to the administration and in another to the
-/// housing agency, which is the most frequent confusion on the dev data.
-fn counts_in(text: &str, district: Option<&str>) -> HashMap<u32, f32> {
+/// one (district, word) feature per distinct word, and likewise one
+/// (municipality, word) feature when the municipality is. A linear model over
+/// text and district alone adds the two up; these crossings let it learn that
+/// in one district a topic goes to the administration and in another to the
+/// housing agency, which is the most frequent confusion on the dev data. The
+/// split also differs between municipalities of one district (graffiti,
+/// courtyards), hence the finer crossing: +0.14 points top-1 on the January
+/// validation month over the district alone (docs/routing.md, session 7).
+fn counts_in(text: &str, place: LexicalPlace<'_>) -> HashMap<u32, f32> {
     let mut out = counts(text);
-    if let Some(d) = district.filter(|d| !d.is_empty()) {
+    let d = place.district_name();
+    if let Some(d) = d {
         for w in words(text) {
             out.insert(bucket(5, &[d, &w]), 1.0);
+        }
+    }
+    if let Some(m) = place.municipality_name() {
+        for w in words(text) {
+            out.insert(bucket(7, &[d.unwrap_or(""), m, &w]), 1.0);
         }
     }
     out
@@ -157,24 +203,24 @@ fn document_frequencies(docs: &[HashMap<u32, f32>]) -> HashMap<u32, u32> {
 }
 
 impl LexicalHead {
-    /// Fits on texts with their districts, labelled by `ys` (indices into
+    /// Fits on texts with their places, labelled by `ys` (indices into
     /// `classes`). `None` when there is nothing to learn.
     pub fn fit(
         texts: &[&str],
-        districts: &[Option<&str>],
+        places: &[LexicalPlace<'_>],
         ys: &[usize],
         classes: Vec<String>,
         opts: &LexicalFitOptions,
     ) -> Option<Self> {
         let c = classes.len();
         let n = texts.len();
-        if n == 0 || c < 2 || ys.len() != n || districts.len() != n || ys.iter().any(|&y| y >= c) {
+        if n == 0 || c < 2 || ys.len() != n || places.len() != n || ys.iter().any(|&y| y >= c) {
             return None;
         }
         let raw: Vec<HashMap<u32, f32>> = texts
             .iter()
-            .zip(districts)
-            .map(|(t, d)| counts_in(t, *d))
+            .zip(places)
+            .map(|(t, p)| counts_in(t, *p))
             .collect();
         let df = document_frequencies(&raw);
         let mut idf: Vec<(u32, f32)> = df
@@ -182,11 +228,7 @@ impl LexicalHead {
             .filter(|&(_, f)| f >= 2)
             .map(|(b, f)| (b, ((1.0 + n as f32) / (1.0 + f as f32)).ln() + 1.0))
             .collect();
-        let mut seen: Vec<u32> = districts
-            .iter()
-            .flatten()
-            .map(|d| district_bucket(d))
-            .collect();
+        let mut seen: Vec<u32> = places.iter().flat_map(|p| p.buckets()).collect();
         seen.sort_unstable();
         seen.dedup();
         idf.extend(seen.into_iter().map(|b| (b, 0.0)));
@@ -203,16 +245,16 @@ impl LexicalHead {
         };
         let xs: Vec<Vec<(usize, f32)>> = raw
             .iter()
-            .zip(districts)
-            .map(|(r, d)| head.rows_of(r, *d))
+            .zip(places)
+            .map(|(r, p)| head.rows_of(r, *p))
             .collect();
         let w = head.train(&xs, ys, opts);
         head.quantise(&w);
         Some(head)
     }
 
-    /// The model's input for a text and district: `(row, value)` pairs.
-    fn rows_of(&self, counts: &HashMap<u32, f32>, district: Option<&str>) -> Vec<(usize, f32)> {
+    /// The model's input for a text and place: `(row, value)` pairs.
+    fn rows_of(&self, counts: &HashMap<u32, f32>, place: LexicalPlace<'_>) -> Vec<(usize, f32)> {
         let mut x: Vec<(usize, f32)> = counts
             .iter()
             .filter_map(|(b, tf)| {
@@ -228,16 +270,19 @@ impl LexicalHead {
         if norm > 0.0 {
             x.iter_mut().for_each(|(_, v)| *v /= norm);
         }
-        if let Some(row) = district.and_then(|d| self.rows.get(&district_bucket(d))) {
-            x.push((*row, 1.0));
-        }
+        x.extend(
+            place
+                .buckets()
+                .filter_map(|b| self.rows.get(&b))
+                .map(|row| (*row, 1.0)),
+        );
         x.sort_unstable_by_key(|e| e.0);
         x
     }
 
-    /// Features of a text and district, for [`LexicalHead::predict`].
-    pub fn features(&self, text: &str, district: Option<&str>) -> SparseVec {
-        self.rows_of(&counts_in(text, district), district)
+    /// Features of a text and place, for [`LexicalHead::predict`].
+    pub fn features(&self, text: &str, place: LexicalPlace<'_>) -> SparseVec {
+        self.rows_of(&counts_in(text, place), place)
             .into_iter()
             .map(|(r, v)| (r as u32, v))
             .collect()
@@ -397,10 +442,12 @@ mod tests {
             ..LexicalFitOptions::default()
         };
         // Every token appears in two documents, so min-df keeps them.
-        let head = LexicalHead::fit(&texts, &districts, &ys, classes, &opts).unwrap();
-        let p = head.predict(&head.features("тсж ленинградские вечера опять", None));
+        let places = districts.map(LexicalPlace::district);
+        let head = LexicalHead::fit(&texts, &places, &ys, classes, &opts).unwrap();
+        let nowhere = LexicalPlace::default();
+        let p = head.predict(&head.features("тсж ленинградские вечера опять", nowhere));
         assert!(p[0] > 0.5, "{p:?}");
-        let p = head.predict(&head.features("савушкина яма", Some("B")));
+        let p = head.predict(&head.features("савушкина яма", LexicalPlace::district(Some("B"))));
         assert!(p[1] > 0.5, "{p:?}");
         let json = serde_json::to_string(&head).unwrap();
         let back: LexicalHead = serde_json::from_str::<LexicalHead>(&json)
@@ -408,8 +455,8 @@ mod tests {
             .reindexed();
         assert_eq!(back, head);
         assert_eq!(
-            back.predict(&back.features("мусор во дворе", None)),
-            head.predict(&head.features("мусор во дворе", None))
+            back.predict(&back.features("мусор во дворе", nowhere)),
+            head.predict(&head.features("мусор во дворе", nowhere))
         );
     }
 
@@ -425,10 +472,10 @@ mod tests {
         for i in 0..6 {
             for (d, courtyard, roof) in [("A", 0, 1), ("B", 1, 0)] {
                 texts.push(format!("грязный двор номер {i}"));
-                districts.push(Some(d));
+                districts.push(LexicalPlace::district(Some(d)));
                 ys.push(courtyard);
                 texts.push(format!("течёт крыша номер {i}"));
-                districts.push(Some(d));
+                districts.push(LexicalPlace::district(Some(d)));
                 ys.push(roof);
             }
         }
@@ -439,7 +486,9 @@ mod tests {
         };
         let classes = vec!["administration".into(), "agency".into()];
         let head = LexicalHead::fit(&refs, &districts, &ys, classes, &opts).unwrap();
-        let p = |text: &str, d: &str| head.predict(&head.features(text, Some(d)));
+        let p = |text: &str, d: &str| {
+            head.predict(&head.features(text, LexicalPlace::district(Some(d))))
+        };
         for (text, d, class) in [
             ("грязный двор", "A", 0),
             ("грязный двор", "B", 1),
@@ -448,6 +497,45 @@ mod tests {
         ] {
             let probs = p(text, d);
             assert!(probs[class] > 0.7, "{text} in {d}: {probs:?}");
+        }
+    }
+
+    #[test]
+    fn the_municipality_tells_apart_what_the_district_cannot() {
+        // One district, two municipalities: the same complaint goes to the
+        // administration in one and to the agency in the other.
+        let mut texts = Vec::new();
+        let mut places = Vec::new();
+        let mut ys = Vec::new();
+        for i in 0..8 {
+            for (m, class) in [("M1", 0), ("M2", 1)] {
+                texts.push(format!("надписи на стене дома номер {i}"));
+                places.push(LexicalPlace {
+                    district: Some("A"),
+                    municipality: Some(m),
+                });
+                ys.push(class);
+            }
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let opts = LexicalFitOptions {
+            epochs: 40,
+            ..LexicalFitOptions::default()
+        };
+        let classes = vec!["administration".into(), "agency".into()];
+        let head = LexicalHead::fit(&refs, &places, &ys, classes, &opts).unwrap();
+        let p = |m: Option<&str>| {
+            let place = LexicalPlace {
+                district: Some("A"),
+                municipality: m,
+            };
+            head.predict(&head.features("надписи на стене", place))
+        };
+        assert!(p(Some("M1"))[0] > 0.7, "{:?}", p(Some("M1")));
+        assert!(p(Some("M2"))[1] > 0.7, "{:?}", p(Some("M2")));
+        // Unknown or absent: the district alone, which cannot tell.
+        for m in [None, Some("M3")] {
+            assert!((p(m)[0] - 0.5).abs() < 0.15, "{m:?}: {:?}", p(m));
         }
     }
 
@@ -463,7 +551,7 @@ mod tests {
         .is_none());
         assert!(LexicalHead::fit(
             &["x y"],
-            &[None],
+            &[LexicalPlace::default()],
             &[0],
             vec!["a".into()],
             &Default::default()

@@ -33,7 +33,7 @@ pub use areas::AreaStats;
 pub use calibration::{Calibration, ConformalSet};
 pub use head::{HeadFitOptions, SoftmaxHead};
 pub use knn::Neighbour;
-pub use lexical::{LexicalFitOptions, LexicalHead, SparseVec};
+pub use lexical::{LexicalFitOptions, LexicalHead, LexicalPlace, SparseVec};
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};
 pub use weights::{
