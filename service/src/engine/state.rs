@@ -317,11 +317,16 @@ pub async fn place_neighbours(
 
 /// Learns the department families and fits the head on cases (blocking; call
 /// from a blocking thread).
+///
+/// The cases may come in any order: the fits see them by (received, id), so
+/// the same set of cases always gives the same models (the fits shuffle with
+/// a fixed seed, and a shuffle of a different order is a different fit).
 pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts) -> Fitted {
-    let labelled: Vec<(&str, &CasePoint)> = cases
+    let mut labelled: Vec<(&str, &CasePoint)> = cases
         .iter()
         .filter_map(|c| Some((c.payload.department.as_deref()?, c)))
         .collect();
+    labelled.sort_by_key(|(_, c)| (c.payload.received_at, c.id));
     let areas = areas_of(cases);
     let centroids = roles::centroids(labelled.iter().map(|(d, c)| (*d, c.vector.as_slice())));
     let roles = Roles::learn_from_history(&areas, &centroids, &RoleOptions::default());
@@ -500,4 +505,57 @@ pub fn scored_cases(
             (scores, truth)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::CasePayload;
+
+    /// Cases of two topics in two districts, with texts and municipalities.
+    fn cases() -> (Vec<CasePoint>, CaseTexts) {
+        let topics = [
+            ("roads", [1.0f32, 0.0, 0.0], "яма на дороге у дома"),
+            ("water", [0.0, 1.0, 0.0], "нет воды в квартире"),
+        ];
+        let mut points = Vec::new();
+        let mut texts = CaseTexts::new();
+        for i in 0..40u64 {
+            let (dept, v, text) = topics[(i % 2) as usize];
+            let wobble = (i as f32 * 0.37).sin() * 0.2;
+            points.push(CasePoint {
+                id: i + 1,
+                vector: vec![v[0] + wobble, v[1] - wobble, 0.3],
+                payload: CasePayload {
+                    tenant: "t".into(),
+                    department: Some(dept.into()),
+                    district: Some(if i % 3 == 0 { "A" } else { "B" }.into()),
+                    status: "imported".into(),
+                    received_at: 1_000 * (i as i64 / 2),
+                    model: "m".into(),
+                },
+            });
+            texts.insert(
+                i + 1,
+                CaseDetail {
+                    text: format!("{text} номер {}", i % 5),
+                    spot: None,
+                    municipality: Some(format!("M{}", i % 4)),
+                },
+            );
+        }
+        (points, texts)
+    }
+
+    #[test]
+    fn the_same_cases_in_another_order_give_the_same_models() {
+        let (points, texts) = cases();
+        let a = fit_router(&points, &texts);
+        let mut reversed = points.clone();
+        reversed.reverse();
+        let b = fit_router(&reversed, &texts);
+        assert!(a.lexical.is_some() && a.head.is_some());
+        assert_eq!(a.lexical, b.lexical);
+        assert_eq!(a.head, b.head);
+    }
 }
