@@ -232,7 +232,11 @@ impl LexicalHead {
         seen.sort_unstable();
         seen.dedup();
         idf.extend(seen.into_iter().map(|b| (b, 0.0)));
-        idf.sort_unstable_by_key(|e| e.0);
+        // A place's bucket can collide with a text feature's: the text's idf
+        // wins (the place's one-hot uses the row either way). Ordered on both
+        // fields, not only the bucket: `df` comes out of a hash map in a
+        // different order every run, and the fit must not depend on it.
+        idf.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
         idf.dedup_by_key(|e| e.0);
         let rows: HashMap<u32, usize> = idf.iter().enumerate().map(|(i, (b, _))| (*b, i)).collect();
         let mut head = Self {
@@ -536,6 +540,42 @@ mod tests {
         // Unknown or absent: the district alone, which cannot tell.
         for m in [None, Some("M3")] {
             assert!((p(m)[0] - 0.5).abs() < 0.15, "{m:?}: {:?}", p(m));
+        }
+    }
+
+    #[test]
+    fn a_place_colliding_with_a_word_gives_the_same_model_every_fit() {
+        // Find a word whose bucket is the district's (2^18 buckets: a few
+        // hundred thousand tries at most).
+        let district = bucket(4, &["A"]);
+        let word = (0u64..)
+            .map(|i| format!("w{i}"))
+            .find(|w| bucket(1, &[w]) == district)
+            .unwrap();
+        let texts = [
+            format!("{word} яма на дороге"),
+            format!("яма {word} дорога"),
+            "нет воды в доме".to_string(),
+            "воды нет в доме".to_string(),
+        ];
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let places = [Some("A"), Some("B"), Some("A"), Some("B")].map(LexicalPlace::district);
+        let classes = vec!["roads".to_string(), "water".to_string()];
+        let fit = || {
+            LexicalHead::fit(
+                &refs,
+                &places,
+                &[0, 0, 1, 1],
+                classes.clone(),
+                &Default::default(),
+            )
+        };
+        let first = fit().unwrap();
+        // The text's idf, not the one-hot's 0, holds the shared row.
+        let row = first.rows[&district];
+        assert!(first.idf[row].1 > 0.0, "{:?}", first.idf[row]);
+        for _ in 0..8 {
+            assert_eq!(fit().unwrap(), first);
         }
     }
 
