@@ -96,6 +96,8 @@ async fn main() -> anyhow::Result<()> {
             text: "На дороге яма, прошу отремонтировать".into(),
             place: Place {
                 district: Some(format!("district-{}", q % 18)),
+                // Hashed into the lexical model's crossings like a real one.
+                municipality: Some(format!("municipality-{}", q % 107)),
                 ..Place::default()
             },
             received_at: 1_640_000_000_000,
