@@ -373,7 +373,7 @@ fn signals(scored: &Scored, i: usize, w: &SignalWeights) -> Vec<Signal> {
             name: "lexical_model".into(),
             weight: Some(w.lexical),
             probability: p[i],
-            note: "model over words and character n-grams (names, abbreviations), fitted on confirmed history".into(),
+            note: "model over words and character n-grams (names, abbreviations) and the place (district, municipality), fitted on confirmed history".into(),
         });
     }
     if let Some(p) = &s.geo {
