@@ -18,14 +18,14 @@ use appeal_triage::config::ModelConfig;
 use appeal_triage::engine::{Engine, EngineConfig, RoutingConfig};
 use appeal_triage::index::config::IndexConfig;
 use appeal_triage::index::CaseFilter;
-use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Place, Tenant};
+use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Tenant};
 use clap::Parser;
 use triage_domain::routing::{
     AreaStats, LexicalHead, LexicalPlace, Neighbour, Roles, RoutingParams, ScoreInput, Scorer,
     SoftmaxHead,
 };
+use triage_eval::engine::place_of;
 use triage_eval::input::{read_appeals, ColumnMap};
-use triage_eval::router::LabelledAppeal;
 use triage_eval::timeparse::parse_timestamp_ms;
 use triage_models::Role;
 
@@ -74,17 +74,6 @@ impl Case {
             confirmed_total: m.confirmed_total,
             roles: m.roles,
         }
-    }
-}
-
-/// The place of a labelled appeal, as the record stores it.
-fn place_of(a: &LabelledAppeal) -> Place {
-    Place {
-        district: a.district.clone(),
-        municipality: a.municipality.clone(),
-        lat: a.lat,
-        lon: a.lon,
-        address: None,
     }
 }
 

@@ -101,7 +101,8 @@ pub fn engine_router(opts: &EngineOptions) -> anyhow::Result<Box<dyn Router>> {
     }))
 }
 
-fn place(a: &LabelledAppeal) -> Place {
+/// The place of a labelled appeal, as the record stores it.
+pub fn place_of(a: &LabelledAppeal) -> Place {
     Place {
         district: a.district.clone(),
         municipality: a.municipality.clone(),
@@ -159,7 +160,7 @@ impl Router for EngineRouter {
                         text: a.text.clone(),
                         redacted_text: redacted,
                         language: None,
-                        place: place(a),
+                        place: place_of(a),
                         channel: None,
                         applicant_category: None,
                         received_at: a.created_at,
@@ -186,7 +187,7 @@ impl Router for EngineRouter {
         let appeal = NewAppeal {
             external_id: Some(a.id.clone()),
             text: a.text.clone(),
-            place: place(a),
+            place: place_of(a),
             channel: None,
             applicant_category: None,
             received_at: Some(a.created_at),
