@@ -102,9 +102,8 @@ fn bucket(namespace: u8, parts: &[&str]) -> u32 {
     (h % BUCKETS as u64) as u32
 }
 
-/// Raw term counts of a text's hashed features.
-fn counts(text: &str) -> HashMap<u32, f32> {
-    let ws = words(text);
+/// Raw term counts of the hashed features of a text's [`words`].
+fn counts(ws: &[String]) -> HashMap<u32, f32> {
     let mut out: HashMap<u32, f32> = HashMap::new();
     for (i, w) in ws.iter().enumerate() {
         *out.entry(bucket(1, &[w])).or_default() += 1.0;
@@ -177,16 +176,17 @@ impl<'a> LexicalPlace<'a> {
 /// +0.2 to +0.4 points top-1 on the February test month over the district
 /// alone (docs/routing.md, session 7).
 fn counts_in(text: &str, place: LexicalPlace<'_>) -> HashMap<u32, f32> {
-    let mut out = counts(text);
+    let ws = words(text);
+    let mut out = counts(&ws);
     let d = place.district_name();
     if let Some(d) = d {
-        for w in words(text) {
-            out.insert(bucket(5, &[d, &w]), 1.0);
+        for w in &ws {
+            out.insert(bucket(5, &[d, w]), 1.0);
         }
     }
     if let Some(m) = place.municipality_name() {
-        for w in words(text) {
-            out.insert(bucket(7, &[d.unwrap_or(""), m, &w]), 1.0);
+        for w in &ws {
+            out.insert(bucket(7, &[d.unwrap_or(""), m, w]), 1.0);
         }
     }
     out
