@@ -465,32 +465,35 @@ mod tests {
         );
     }
 
+    /// Fits (text, place, class) cases over two classes, administration (0)
+    /// and agency (1), with enough epochs for a handful of cases.
+    fn fit_local_bodies(cases: &[(String, LexicalPlace<'_>, usize)]) -> LexicalHead {
+        let texts: Vec<&str> = cases.iter().map(|c| c.0.as_str()).collect();
+        let places: Vec<LexicalPlace<'_>> = cases.iter().map(|c| c.1).collect();
+        let ys: Vec<usize> = cases.iter().map(|c| c.2).collect();
+        let opts = LexicalFitOptions {
+            epochs: 40,
+            ..LexicalFitOptions::default()
+        };
+        let classes = vec!["administration".into(), "agency".into()];
+        LexicalHead::fit(&texts, &places, &ys, classes, &opts).unwrap()
+    }
+
     #[test]
     fn a_topic_can_go_to_different_bodies_in_different_districts() {
         // In A the courtyard is the administration's and the roof the agency's;
         // in B the other way round. Text and district added up cannot say
         // this (each word and each district is as often one as the other);
         // the (district, word) crossings can.
-        let mut texts = Vec::new();
-        let mut districts = Vec::new();
-        let mut ys = Vec::new();
+        let mut cases = Vec::new();
         for i in 0..6 {
             for (d, courtyard, roof) in [("A", 0, 1), ("B", 1, 0)] {
-                texts.push(format!("грязный двор номер {i}"));
-                districts.push(LexicalPlace::district(Some(d)));
-                ys.push(courtyard);
-                texts.push(format!("течёт крыша номер {i}"));
-                districts.push(LexicalPlace::district(Some(d)));
-                ys.push(roof);
+                let place = LexicalPlace::district(Some(d));
+                cases.push((format!("грязный двор номер {i}"), place, courtyard));
+                cases.push((format!("течёт крыша номер {i}"), place, roof));
             }
         }
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let opts = LexicalFitOptions {
-            epochs: 40,
-            ..LexicalFitOptions::default()
-        };
-        let classes = vec!["administration".into(), "agency".into()];
-        let head = LexicalHead::fit(&refs, &districts, &ys, classes, &opts).unwrap();
+        let head = fit_local_bodies(&cases);
         let p = |text: &str, d: &str| {
             head.predict(&head.features(text, LexicalPlace::district(Some(d))))
         };
@@ -509,26 +512,17 @@ mod tests {
     fn the_municipality_tells_apart_what_the_district_cannot() {
         // One district, two municipalities: the same complaint goes to the
         // administration in one and to the agency in the other.
-        let mut texts = Vec::new();
-        let mut places = Vec::new();
-        let mut ys = Vec::new();
+        let mut cases = Vec::new();
         for i in 0..8 {
             for (m, class) in [("M1", 0), ("M2", 1)] {
-                texts.push(format!("надписи на стене дома номер {i}"));
-                places.push(LexicalPlace {
+                let place = LexicalPlace {
                     district: Some("A"),
                     municipality: Some(m),
-                });
-                ys.push(class);
+                };
+                cases.push((format!("надписи на стене дома номер {i}"), place, class));
             }
         }
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let opts = LexicalFitOptions {
-            epochs: 40,
-            ..LexicalFitOptions::default()
-        };
-        let classes = vec!["administration".into(), "agency".into()];
-        let head = LexicalHead::fit(&refs, &places, &ys, classes, &opts).unwrap();
+        let head = fit_local_bodies(&cases);
         let p = |m: Option<&str>| {
             let place = LexicalPlace {
                 district: Some("A"),
