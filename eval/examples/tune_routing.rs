@@ -22,7 +22,7 @@ use appeal_triage::record::{AppealData, AppealStatus, Jurisdiction, Tenant};
 use clap::Parser;
 use triage_domain::routing::{
     AreaStats, LexicalHead, LexicalPlace, Neighbour, Roles, RoutingParams, ScoreInput, Scorer,
-    SoftmaxHead,
+    SignalKind, SoftmaxHead,
 };
 use triage_eval::engine::place_of;
 use triage_eval::input::{read_appeals, ColumnMap};
@@ -66,9 +66,11 @@ impl Case {
             neighbours: &self.global[..k.min(self.global.len())],
             local_neighbours: &self.local[..k.min(self.local.len())],
             place_neighbours: &self.place,
+            place_category_neighbours: &[],
             head: Some((m.head, &self.input)),
             lexical: Some((m.lexical, &self.lexical)),
             district: self.district.as_deref(),
+            category: None,
             departments: &[],
             areas: m.areas,
             confirmed_total: m.confirmed_total,
@@ -128,6 +130,7 @@ fn main() -> anyhow::Result<()> {
                         place: place_of(a),
                         channel: None,
                         applicant_category: None,
+                        category: a.category.clone(),
                         received_at: a.created_at,
                         status: AppealStatus::Imported,
                         department: Some(a.label.clone()),
@@ -303,19 +306,24 @@ fn main() -> anyhow::Result<()> {
             LexicalPlace {
                 district: a.district.as_deref(),
                 municipality: a.municipality.as_deref(),
+                ..LexicalPlace::default()
             },
         );
         let place = match appeal_triage::engine::valid_spot(a.lat, a.lon) {
-            Some(spot) => rt.block_on(appeal_triage::engine::place_neighbours(
-                &memory,
-                "tune",
-                &v,
-                spot,
-                spot_radius_m,
-                spot_max_cases,
-                Some(valid_from),
-                None,
-            ))?,
+            Some(spot) => {
+                let q = appeal_triage::engine::SpotQuery {
+                    spot,
+                    radius_m: spot_radius_m,
+                    limit: spot_max_cases,
+                    before: Some(valid_from),
+                    exclude: None,
+                    category: &[],
+                };
+                rt.block_on(appeal_triage::engine::place_neighbours(
+                    &memory, "tune", &v, q,
+                ))?
+                .all
+            }
             None => Vec::new(),
         };
         cases.push(Case {
@@ -375,8 +383,8 @@ fn main() -> anyhow::Result<()> {
                 lexical: None,
                 ..input
             });
-            let soft_of = |p: &Option<Vec<f64>>| {
-                p.as_ref().map(|p| {
+            let soft_of = |k: SignalKind| {
+                soft.signals.get(k).map(|p| {
                     s.candidates
                         .iter()
                         .map(|c| {
@@ -389,10 +397,12 @@ fn main() -> anyhow::Result<()> {
                 })
             };
             let row = serde_json::json!({
-                "knn_soft": soft_of(&soft.signals.knn), "local_soft": soft_of(&soft.signals.local),
+                "knn_soft": soft_of(SignalKind::Knn), "local_soft": soft_of(SignalKind::Local),
                 "label": c.label, "district": c.district, "candidates": s.candidates,
-                "scores": s.scores, "knn": sig.knn, "local": sig.local, "near": sig.near,
-                "geo": sig.geo, "head": sig.head, "lexical": sig.lexical, "place": sig.place,
+                "scores": s.scores, "knn": sig.get(SignalKind::Knn), "local": sig.get(SignalKind::Local),
+                "near": sig.get(SignalKind::Near), "geo": sig.get(SignalKind::Geo),
+                "head": sig.get(SignalKind::Head), "lexical": sig.get(SignalKind::Lexical),
+                "place": sig.get(SignalKind::Place),
                 "best_sim": input.neighbours.first().map(|n| n.similarity),
             });
             writeln!(out, "{row}")?;
@@ -426,15 +436,18 @@ fn main() -> anyhow::Result<()> {
             for (&w_knn, &w_local) in wk.iter().flat_map(|a| wl.iter().map(move |b| (a, b))) {
                 for (&w_head, &w_place) in wh.iter().flat_map(|a| wp.iter().map(move |b| (a, b))) {
                     for (&w_lex, &w_geo) in wx.iter().flat_map(|a| wg.iter().map(move |b| (a, b))) {
+                        let weights = base
+                            .weights
+                            .with(SignalKind::Knn, w_knn)
+                            .with(SignalKind::Local, w_local)
+                            .with(SignalKind::Head, w_head)
+                            .with(SignalKind::Place, w_place)
+                            .with(SignalKind::Lexical, w_lex)
+                            .with(SignalKind::Geo, w_geo);
                         grid.push(RoutingParams {
                             knn_k,
                             knn_temperature,
-                            w_knn,
-                            w_local,
-                            w_head,
-                            w_place,
-                            w_lex,
-                            w_geo,
+                            weights,
                             ..base.clone()
                         });
                     }
@@ -444,9 +457,17 @@ fn main() -> anyhow::Result<()> {
     }
     for p in grid {
         let (t1, t3) = eval(&p);
+        let w = |k| p.weights.get(k);
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{t1:.4}\t{t3:.4}",
-            p.knn_k, p.knn_temperature, p.w_knn, p.w_local, p.w_head, p.w_place, p.w_lex, p.w_geo
+            p.knn_k,
+            p.knn_temperature,
+            w(SignalKind::Knn),
+            w(SignalKind::Local),
+            w(SignalKind::Head),
+            w(SignalKind::Place),
+            w(SignalKind::Lexical),
+            w(SignalKind::Geo)
         );
         if t1 > best.0 {
             best = (t1, p);

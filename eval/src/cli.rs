@@ -23,6 +23,21 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Compare two reports: which metrics moved beyond noise (bootstrap CIs).
     Compare(CompareArgs),
+    /// Suggest department aliases (labels that differ only in legal-form
+    /// words, quotes, case or punctuation) as an `alias,department` CSV to
+    /// review and pass to `run --department-aliases` or `import`.
+    Aliases(AliasArgs),
+}
+
+/// Flags of `aliases`.
+#[derive(Debug, Args)]
+pub struct AliasArgs {
+    /// Labelled appeals (CSV or JSONL).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Column with the department (label).
+    #[arg(long, default_value = "department")]
+    pub label_col: String,
 }
 
 /// Flags of `run`. Split modes: `--data F --train-until D [--test-from D]`,
@@ -77,6 +92,15 @@ pub struct RunArgs {
     /// Column with the appeal id.
     #[arg(long, default_value = "id")]
     pub id_col: String,
+    /// Merge department labels by this `alias,department` CSV before
+    /// anything is fitted (report the merged labels; run without it for the
+    /// raw ones). `triage-eval aliases` suggests one.
+    #[arg(long)]
+    pub department_aliases: Option<PathBuf>,
+    /// Columns of the portal's category, general to specific, comma-separated
+    /// (at most 4, e.g. `category,reason`); unset: routers see no category.
+    #[arg(long, value_delimiter = ',')]
+    pub category_cols: Vec<String>,
     /// Only the baselines (development; the engine is skipped and `engine` is null).
     #[arg(long)]
     pub baselines_only: bool,
@@ -108,8 +132,9 @@ pub struct RunArgs {
     /// Model directory for the engine.
     #[arg(long, env = "APPEAL_TRIAGE_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Precision the auto-routing threshold should reach.
-    #[arg(long, default_value_t = 0.9)]
+    /// Precision the auto-routing threshold should reach (the engine's and
+    /// every baseline's; the service's default is the same).
+    #[arg(long, default_value_t = 0.95)]
     pub target_precision: f64,
     /// Conformal miscoverage level (sets aim at 1 - alpha coverage).
     #[arg(long, default_value_t = 0.1)]
@@ -141,6 +166,7 @@ impl RunArgs {
             municipality: self.municipality_col.clone(),
             lat: self.lat_col.clone(),
             lon: self.lon_col.clone(),
+            category: self.category_cols.clone(),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use appeal_triage::config::ModelConfig;
-use appeal_triage::engine::{Engine, EngineConfig, NewAppeal, RoutingConfig};
+use appeal_triage::engine::{Engine, EngineConfig, EngineError, NewAppeal, RoutingConfig};
 use appeal_triage::index::config::IndexConfig;
 use appeal_triage::record::{AppealData, AppealStatus, Department, Jurisdiction, Place, Tenant};
 use clap::Parser;
@@ -58,9 +58,17 @@ struct EnvConfig {
 pub struct EngineRouter {
     runtime: tokio::runtime::Runtime,
     engine: Arc<Engine>,
+    cfg: EngineConfig,
     opts: EngineOptions,
+    /// Fits so far: each fit after the first (the next fold) starts over in a
+    /// fresh case memory, so no fold sees another's test appeals as history.
+    fits: usize,
     ids: HashMap<String, i64>,
     departments: std::collections::HashSet<String>,
+    /// Test rows the engine refused as invalid input (each counts as a miss),
+    /// with the first few reasons.
+    refused: usize,
+    refused_examples: Vec<String>,
 }
 
 /// Builds the engine router over a fresh case memory in `opts.data_dir`.
@@ -69,9 +77,7 @@ pub fn engine_router(opts: &EngineOptions) -> anyhow::Result<Box<dyn Router>> {
         .context("reading APPEAL_TRIAGE_* configuration")?;
     let default_model = env.model.model_dir();
     env.model.model_dir = Some(opts.model_dir.clone().unwrap_or(default_model));
-    env.model.data_dir = opts.data_dir.clone();
-    std::fs::create_dir_all(&opts.data_dir)
-        .with_context(|| format!("creating {}", opts.data_dir.display()))?;
+    env.routing.target_precision = opts.target_precision;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,6 +88,30 @@ pub fn engine_router(opts: &EngineOptions) -> anyhow::Result<Box<dyn Router>> {
         database_url: None,
         routing: env.routing,
     };
+    let engine = open_engine(&runtime, &cfg, &opts.data_dir, opts)?;
+    Ok(Box::new(EngineRouter {
+        runtime,
+        engine,
+        cfg,
+        opts: opts.clone(),
+        fits: 0,
+        ids: HashMap::new(),
+        departments: Default::default(),
+        refused: 0,
+        refused_examples: Vec::new(),
+    }))
+}
+
+/// Opens an engine over a fresh case memory in `dir`, with the eval tenant.
+fn open_engine(
+    runtime: &tokio::runtime::Runtime,
+    cfg: &EngineConfig,
+    dir: &std::path::Path,
+    opts: &EngineOptions,
+) -> anyhow::Result<Arc<Engine>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut cfg = cfg.clone();
+    cfg.model.data_dir = dir.to_path_buf();
     let engine = runtime
         .block_on(Engine::open(&cfg))
         .map_err(|e| anyhow::anyhow!("opening the engine: {e}"))?;
@@ -92,13 +122,7 @@ pub fn engine_router(opts: &EngineOptions) -> anyhow::Result<Box<dyn Router>> {
         alpha: opts.conformal_alpha,
         auto_threshold: 0.9,
     }))?;
-    Ok(Box::new(EngineRouter {
-        runtime,
-        engine,
-        opts: opts.clone(),
-        ids: HashMap::new(),
-        departments: Default::default(),
-    }))
+    Ok(engine)
 }
 
 /// The place of a labelled appeal, as the record stores it.
@@ -141,6 +165,17 @@ impl Router for EngineRouter {
     }
 
     fn fit(&mut self, train: &[LabelledAppeal]) -> anyhow::Result<()> {
+        if self.fits > 0 {
+            // The next fold: a fresh case memory in a directory of its own
+            // (the previous fold's engine is dropped when replaced, and
+            // flushes into its directory, which still exists).
+            let dir = self.opts.data_dir.join(format!("fold-{}", self.fits));
+            let fresh = open_engine(&self.runtime, &self.cfg, &dir, &self.opts)?;
+            self.engine = fresh;
+            self.ids.clear();
+            self.departments.clear();
+        }
+        self.fits += 1;
         let mut labels: Vec<&str> = train.iter().map(|a| a.label.as_str()).collect();
         labels.sort_unstable();
         labels.dedup();
@@ -153,16 +188,18 @@ impl Router for EngineRouter {
         self.runtime.block_on(async {
             for chunk in train.chunks(512) {
                 for a in chunk {
-                    let redacted = triage_domain::pii::redact(&a.text).text;
+                    let text = triage_domain::text::normalise(&a.text).text;
+                    let redacted = triage_domain::pii::redact(&text).text;
                     let data = AppealData {
                         tenant_id: TENANT.into(),
                         external_id: Some(a.id.clone()),
-                        text: a.text.clone(),
+                        text,
                         redacted_text: redacted,
                         language: None,
                         place: place_of(a),
                         channel: None,
                         applicant_category: None,
+                        category: a.category.clone(),
                         received_at: a.created_at,
                         status: AppealStatus::Imported,
                         department: Some(a.label.clone()),
@@ -191,11 +228,31 @@ impl Router for EngineRouter {
             channel: None,
             applicant_category: None,
             received_at: Some(a.created_at),
+            category: a.category.clone(),
         };
-        let s = self
+        let s = match self
             .runtime
             .block_on(self.engine.submit(TENANT, appeal, "eval"))
-            .map_err(|e| anyhow::anyhow!("row {}: {e}", a.row))?;
+        {
+            Ok(s) => s,
+            // A row the engine refuses (as it would over HTTP, with a 4xx) is
+            // counted and scored as a miss, not the end of the run.
+            Err(EngineError::InvalidInput(reason)) => {
+                self.refused += 1;
+                if self.refused_examples.len() < 5 {
+                    self.refused_examples
+                        .push(format!("row {}: {reason}", a.row));
+                }
+                return Ok(Prediction {
+                    ranked: Vec::new(),
+                    confidence: 0.0,
+                    auto: false,
+                    prediction_set: Vec::new(),
+                    language: None,
+                });
+            }
+            Err(e) => anyhow::bail!("row {}: {e}", a.row),
+        };
         self.ids.insert(a.id.clone(), s.appeal_id);
         let d = s.decision;
         Ok(Prediction {
@@ -238,6 +295,8 @@ impl Router for EngineRouter {
             "temperature": model.as_ref().map(|m| m.calibration.temperature),
             "conformal_q": model.as_ref().and_then(|m| m.calibration.conformal_q),
             "feedback": self.opts.feedback,
+            "refused": self.refused,
+            "refused_examples": self.refused_examples,
         })
     }
 }

@@ -55,7 +55,17 @@ pub struct ColumnMap {
     pub lat: String,
     /// Longitude (optional column).
     pub lon: String,
+    /// Columns of the portal's category, general to specific (at most
+    /// [`MAX_CATEGORY_COLS`]; empty: no category is read).
+    pub category: Vec<String>,
 }
+
+/// Most category columns read (the levels of a category path).
+pub const MAX_CATEGORY_COLS: usize = 4;
+
+/// Values read per record: id, text, label, date, district, municipality,
+/// lat, lon, then the category levels.
+const FIELDS: usize = 8 + MAX_CATEGORY_COLS;
 
 impl Default for ColumnMap {
     fn default() -> Self {
@@ -68,6 +78,7 @@ impl Default for ColumnMap {
             municipality: "municipality".into(),
             lat: "lat".into(),
             lon: "lon".into(),
+            category: Vec::new(),
         }
     }
 }
@@ -80,6 +91,24 @@ struct Required<'a> {
 }
 
 impl ColumnMap {
+    /// The column of each value read, in `FIELDS` order.
+    fn names(&self) -> [Option<&str>; FIELDS] {
+        let fixed = [
+            &self.id,
+            &self.text,
+            &self.label,
+            &self.date,
+            &self.district,
+            &self.municipality,
+            &self.lat,
+            &self.lon,
+        ];
+        std::array::from_fn(|i| match fixed.get(i) {
+            Some(name) => Some(name.as_str()),
+            None => self.category.get(i - fixed.len()).map(String::as_str),
+        })
+    }
+
     fn required(&self) -> [Required<'_>; 4] {
         [
             Required {
@@ -184,16 +213,19 @@ fn read_csv(
     }
     let pos = |name: &str| index.get(name).copied();
     let cols = b.cols;
-    let at = [
-        pos(&cols.id),
-        pos(&cols.text),
-        pos(&cols.label),
-        pos(&cols.date),
-        pos(&cols.district),
-        pos(&cols.municipality),
-        pos(&cols.lat),
-        pos(&cols.lon),
-    ];
+    for c in &cols.category {
+        if !index.contains_key(c.as_str()) {
+            return Err(InputError::MissingColumn {
+                path: b.path.clone(),
+                column: c.clone(),
+                role: "category level",
+                flag: "--category-cols",
+                found,
+            });
+        }
+    }
+    let names = cols.names();
+    let at: [Option<usize>; FIELDS] = std::array::from_fn(|i| names[i].and_then(pos));
     let mut record = csv::StringRecord::new();
     let mut row = 0usize;
     loop {
@@ -204,7 +236,7 @@ fn read_csv(
         }
         row += 1;
         let get = |i: usize| at[i].and_then(|j| record.get(j));
-        let fields: [Option<&str>; 8] = std::array::from_fn(get);
+        let fields: [Option<&str>; FIELDS] = std::array::from_fn(get);
         b.push(row, fields)?;
         if row.is_multiple_of(4096) {
             bar.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
@@ -249,16 +281,7 @@ fn read_jsonl(
     let mut line = String::new();
     let (mut line_no, mut row, mut bytes) = (0u64, 0usize, 0u64);
     let cols = b.cols.clone();
-    let names = [
-        &cols.id,
-        &cols.text,
-        &cols.label,
-        &cols.date,
-        &cols.district,
-        &cols.municipality,
-        &cols.lat,
-        &cols.lon,
-    ];
+    let names = cols.names();
     loop {
         line.clear();
         let n = reader
@@ -283,9 +306,10 @@ fn read_jsonl(
                 line: line_no,
                 problem: format!("not a JSON object: {e}"),
             })?;
-        let mut owned: [Option<String>; 8] = Default::default();
+        let mut owned: [Option<String>; FIELDS] = Default::default();
         for (slot, name) in owned.iter_mut().zip(names) {
-            *slot = match obj.get(name.as_str()) {
+            let Some(name) = name else { continue };
+            *slot = match obj.get(name) {
                 None | Some(serde_json::Value::Null) => None,
                 Some(serde_json::Value::String(s)) => Some(s.clone()),
                 Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
@@ -322,7 +346,7 @@ fn read_jsonl(
                 problem: "missing (the appeal text; choose another key with --text-col)".into(),
             });
         }
-        let fields: [Option<&str>; 8] = std::array::from_fn(|i| owned[i].as_deref());
+        let fields: [Option<&str>; FIELDS] = std::array::from_fn(|i| owned[i].as_deref());
         b.push(row, fields)?;
         if row.is_multiple_of(4096) {
             bar.set_position(bytes);
@@ -336,6 +360,13 @@ fn read_jsonl(
     Ok(())
 }
 
+/// A value trimmed, `None` when empty.
+fn opt_str(v: Option<&str>) -> Option<String> {
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// Validates one record's fields and collects the appeal.
 struct Builder<'a> {
     path: PathBuf,
@@ -345,8 +376,9 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    /// `f` holds id, text, label, date, district, municipality, lat, lon.
-    fn push(&mut self, row: usize, f: [Option<&str>; 8]) -> Result<(), InputError> {
+    /// `f` holds id, text, label, date, district, municipality, lat, lon and
+    /// the category levels.
+    fn push(&mut self, row: usize, f: [Option<&str>; FIELDS]) -> Result<(), InputError> {
         let bad = |column: &str, problem: String| InputError::BadValue {
             path: self.path.clone(),
             row,
@@ -395,11 +427,7 @@ impl Builder<'_> {
             });
         }
         self.seen.insert(id.to_string(), row);
-        let opt = |i: usize| {
-            f[i].map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
+        let opt = |i: usize| opt_str(f[i]);
         self.rows.push(LabelledAppeal {
             row,
             id: id.to_string(),
@@ -410,6 +438,15 @@ impl Builder<'_> {
             municipality: opt(5),
             lat,
             lon,
+            category: f[8..]
+                .iter()
+                .map_while(|v| opt_str(*v))
+                .map(|l| {
+                    triage_domain::category::truncate_level(
+                        &triage_domain::text::normalise(&l).text,
+                    )
+                })
+                .collect(),
         });
         Ok(())
     }

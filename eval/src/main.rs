@@ -21,20 +21,12 @@ use triage_eval::{compare, timeparse};
 use cli::{Cli, Command, CompareArgs, RunArgs};
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // qdrant-edge 0.9.0 keeps its feature-flag initialiser private and
-            // warns "Feature flags not initialized!" on every segment operation
-            // (the defaults are what we want): silence that one target.
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,qdrant_edge::common::flags=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    appeal_triage::telemetry::init_logging("warn");
     let cli = Cli::parse();
     let res = match cli.command {
         Command::Run(args) => run(&args),
         Command::Compare(args) => compare_cmd(&args),
+        Command::Aliases(args) => aliases_cmd(&args),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");
@@ -50,6 +42,12 @@ fn date(flag: &str, s: &str) -> anyhow::Result<i64> {
 
 fn make_split(args: &RunArgs) -> anyhow::Result<(Vec<Fold>, SplitInfo)> {
     let cols = args.columns();
+    anyhow::ensure!(
+        cols.category.len() <= triage_eval::input::MAX_CATEGORY_COLS,
+        "--category-cols names {} columns; at most {} levels are read",
+        cols.category.len(),
+        triage_eval::input::MAX_CATEGORY_COLS
+    );
     match (&args.data, &args.train, &args.test) {
         (Some(data), None, None) => {
             let rows = read_appeals(data, args.format, &cols)?;
@@ -75,6 +73,28 @@ fn make_split(args: &RunArgs) -> anyhow::Result<(Vec<Fold>, SplitInfo)> {
     }
 }
 
+/// Prints suggested department aliases (`alias,department` CSV) for labels
+/// that differ only in legal-form words, quotes, case and punctuation.
+fn aliases_cmd(args: &cli::AliasArgs) -> anyhow::Result<()> {
+    let cols = triage_eval::input::ColumnMap {
+        label: args.label_col.clone(),
+        ..triage_eval::input::ColumnMap::default()
+    };
+    let rows = read_appeals(&args.data, None, &cols)?;
+    let mut counts = std::collections::BTreeMap::new();
+    for r in &rows {
+        *counts.entry(r.label.clone()).or_insert(0u64) += 1;
+    }
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    println!("alias,department");
+    for group in triage_domain::aliases::suggest(&counts) {
+        for alias in &group[1..] {
+            println!("{},{}", quote(alias), quote(&group[0]));
+        }
+    }
+    Ok(())
+}
+
 fn run(args: &RunArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&args.target_precision) {
         bail!(
@@ -91,7 +111,23 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     if args.c_grid.is_empty() || args.c_grid.iter().any(|c| !(*c > 0.0 && c.is_finite())) {
         bail!("--c-grid needs positive values, got {:?}", args.c_grid);
     }
-    let (folds, split_info) = make_split(args)?;
+    let (mut folds, split_info) = make_split(args)?;
+    if let Some(path) = &args.department_aliases {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("--department-aliases {}", path.display()))?;
+        let aliases = triage_domain::aliases::Aliases::parse(&text)
+            .with_context(|| format!("--department-aliases {}", path.display()))?;
+        eprintln!(
+            "labels merged by {} ({} aliases)",
+            path.display(),
+            aliases.len()
+        );
+        for f in &mut folds {
+            for a in f.train.iter_mut().chain(f.test.iter_mut()) {
+                a.label = aliases.resolve(&a.label).to_string();
+            }
+        }
+    }
     eprintln!(
         "split: {} ({} train, {} test, {} dropped)",
         split_info.description, split_info.n_train, split_info.n_test, split_info.n_dropped
@@ -130,12 +166,22 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         routers.push(engine_router(&opts).context("engine")?);
     }
     if !args.engine_only {
-        routers.extend(baselines::all(&cfg));
+        let with_coordinates = folds
+            .iter()
+            .any(|f| f.train.iter().any(|r| r.lat.is_some() && r.lon.is_some()));
+        routers.extend(baselines::all(
+            &cfg,
+            !args.category_cols.is_empty(),
+            with_coordinates,
+        ));
     }
     let mut runs: Vec<RouterRun> = Vec::new();
     for r in &mut routers {
         runs.push(runner::evaluate(r.as_mut(), &folds, args.feedback)?);
     }
+    // The engine flushes its index when dropped: drop it before its
+    // directory goes, or the flush fails (an ERROR line on a clean run).
+    drop(routers);
     if engine_dir.exists() {
         let _ = std::fs::remove_dir_all(&engine_dir);
     }

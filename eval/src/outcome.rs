@@ -23,6 +23,10 @@ pub struct Outcome {
     pub label: String,
     /// District of the appeal, if any (per-district breakdown).
     pub district: Option<String>,
+    /// Calendar month the appeal was created in, `YYYY-MM` UTC (per-month
+    /// breakdown).
+    #[serde(default)]
+    pub month: Option<String>,
     /// Language the router detected, if any (per-language breakdown).
     pub language: Option<String>,
     /// Best departments with probabilities, best first, at most [`KEPT_RANKS`].
@@ -76,6 +80,7 @@ pub(crate) mod fixture {
             row: 0,
             label: label.into(),
             district: district.map(str::to_string),
+            month: None,
             language: lang.map(str::to_string),
             top: top.iter().map(|(d, p)| (d.to_string(), *p)).collect(),
             confidence: top[0].1,

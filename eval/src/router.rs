@@ -28,6 +28,9 @@ pub struct LabelledAppeal {
     pub lat: Option<f64>,
     /// Longitude (WGS 84), when known.
     pub lon: Option<f64>,
+    /// The portal's category, general to specific (empty: none, or not read:
+    /// see `--category-cols`).
+    pub category: Vec<String>,
 }
 
 /// What a router says about one appeal.

@@ -74,6 +74,12 @@ pub fn evaluate(
                 row: a.row,
                 label: a.label.clone(),
                 district: a.district.clone(),
+                month: Some(
+                    crate::timeparse::format_ms(a.created_at)
+                        .chars()
+                        .take(7)
+                        .collect(),
+                ),
                 language: p.language,
                 top: p.ranked.into_iter().take(KEPT_RANKS).collect(),
                 confidence: p.confidence,

@@ -124,6 +124,7 @@ fn request(a: &LabelledAppeal) -> serde_json::Value {
         "text": a.text,
         "place": { "district": a.district, "municipality": a.municipality, "lat": a.lat, "lon": a.lon },
         "received_at": a.created_at,
+        "category": a.category,
     })
 }
 
@@ -221,6 +222,7 @@ mod tests {
             municipality: None,
             lat: Some(59.9),
             lon: None,
+            category: vec!["Благоустройство".into(), "Мусор".into()],
         };
         let v = request(&a);
         assert_eq!(v["text"], "яма");
@@ -228,6 +230,7 @@ mod tests {
         assert_eq!(v["place"]["lat"], 59.9);
         assert!(v["place"]["lon"].is_null());
         assert_eq!(v["received_at"], 1_612_137_600_000i64);
+        assert_eq!(v["category"][1], "Мусор");
         assert!(v.get("department").is_none(), "the label never leaves");
     }
 }

@@ -296,6 +296,7 @@ mod tests {
             municipality: None,
             lat: None,
             lon: None,
+            category: Vec::new(),
         }
     }
 

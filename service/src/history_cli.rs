@@ -63,6 +63,15 @@ pub struct ImportArgs {
     /// Column of our appeal status (`imported`, `decided`, …); unset: every row is `imported`.
     #[arg(long)]
     status_col: Option<String>,
+    /// `alias,department` CSV: each alias spelling of a department in the
+    /// export is imported as that department (cycles and an alias with two
+    /// departments are refused before anything is stored).
+    #[arg(long)]
+    department_aliases: Option<PathBuf>,
+    /// Columns of the portal's category, general to specific (at most 4,
+    /// comma-separated, e.g. `category,reason`); unset: no category.
+    #[arg(long, value_delimiter = ',')]
+    category_cols: Vec<String>,
     /// Write every rejected row (row, line, id, code, reason) to this CSV file.
     #[arg(long)]
     rejects: Option<PathBuf>,
@@ -187,6 +196,23 @@ pub async fn import(cfg: &ModelConfig, a: ImportArgs) -> anyhow::Result<()> {
     ] {
         columns.set(field, name);
     }
+    if a.category_cols.len() > Field::CATEGORY.len() {
+        anyhow::bail!(
+            "--category-cols names {} columns; at most {} levels are read",
+            a.category_cols.len(),
+            Field::CATEGORY.len()
+        );
+    }
+    columns.set_category(&a.category_cols);
+    let aliases = match &a.department_aliases {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--department-aliases {}", p.display()))?;
+            triage_domain::aliases::Aliases::parse(&text)
+                .with_context(|| format!("--department-aliases {}", p.display()))?
+        }
+        None => Default::default(),
+    };
     let limits = ReaderLimits {
         max_record_bytes: a.max_record_bytes,
         ..ReaderLimits::default()
@@ -222,6 +248,7 @@ pub async fn import(cfg: &ModelConfig, a: ImportArgs) -> anyhow::Result<()> {
             tenant: a.tenant.clone(),
             max_text_bytes: cfg.max_text_bytes,
             naive_offset: a.naive_offset,
+            aliases,
         },
         batch_size: a.batch_size.clamp(1, cfg.max_batch_texts),
         actor: "import".into(),

@@ -16,3 +16,4 @@ pub mod memory;
 pub mod migrate;
 pub mod record;
 pub mod serve;
+pub mod telemetry;

@@ -83,16 +83,7 @@ enum ModelAction {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            // qdrant-edge 0.9.0 keeps its feature-flag initialiser private and
-            // warns "Feature flags not initialized!" on every segment operation
-            // (the defaults are what we want): silence that one target.
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,qdrant_edge::common::flags=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    appeal_triage::telemetry::init_logging("warn,appeal_triage=info");
     let cli = Cli::parse();
     let cfg = &cli.config;
     let load = || {

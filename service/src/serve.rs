@@ -115,7 +115,7 @@ pub async fn serve_engine(
     };
     let spool = model.data_dir.join("spool");
     let state = AppState::new(engine.clone(), config, Some(batcher), spool);
-    tracing::warn!(addr = %addr, "serving");
+    tracing::info!(addr = %addr, "serving");
     http::serve(listener, http::app(state), shutdown, grace)
         .await
         .map_err(io)?;

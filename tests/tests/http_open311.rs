@@ -5,7 +5,7 @@ mod http_support;
 
 use appeal_triage::record::KeyRole;
 use http_support::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn georeport_v2_services_requests_tokens_and_errors() {
@@ -228,4 +228,191 @@ async fn georeport_v2_services_requests_tokens_and_errors() {
         "no failed request stored anything"
     );
     s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_are_the_services_and_travel_with_the_appeal() {
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let admin = s.key("city", KeyRole::Admin).await;
+    let portal = s.key("city", KeyRole::Portal).await;
+    let supervisor = s.key("city", KeyRole::Supervisor).await;
+    // Appeals filed by the portal under two categories: one string is a
+    // one-level path, an array a deeper one.
+    for (text, category) in [
+        ("Pothole on the main road", json!(["Roads", "Potholes"])),
+        (
+            "Deep holes on the bridge road",
+            json!(["Roads", "Potholes"]),
+        ),
+        ("No water in the flat since morning", json!("Water")),
+    ] {
+        let (st, v) = s
+            .post(
+                &portal,
+                "/v1/appeals",
+                &json!({ "text": text, "category": category }),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+    }
+    // A tenant without a catalogue still offers its departments.
+    let (_, before) = s.get(&portal, "/open311/v2/services.json").await;
+    assert_eq!(before.as_array().unwrap().len(), DEPARTMENTS.len());
+    // The admin seeds the catalogue from what appeals carry.
+    let (st, seeded) = s.post(&admin, "/v1/categories:seed", &json!({})).await;
+    assert_eq!(st, 200, "{seeded}");
+    assert_eq!(
+        (seeded["added"].as_u64(), seeded["total"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let (st, again) = s.post(&admin, "/v1/categories:seed", &json!({})).await;
+    assert_eq!(
+        (st, again["added"].as_u64()),
+        (200, Some(0)),
+        "seeding twice adds nothing"
+    );
+    let (_, services) = s.get(&portal, "/open311/v2/services.json").await;
+    let services = services.as_array().unwrap().clone();
+    assert_eq!(services.len(), 2, "{services:?}");
+    let potholes = services
+        .iter()
+        .find(|x| x["service_name"] == "Potholes")
+        .expect("the sub-category is a service");
+    assert_eq!(potholes["group"], "Roads");
+    let code = potholes["service_code"].as_str().unwrap().to_string();
+
+    // A GeoReport request for that service carries the category.
+    let form = [
+        ("api_key", portal.as_str()),
+        ("service_code", code.as_str()),
+        ("lat", "50.4501"),
+        ("long", "30.5234"),
+        ("description", "A hole in the asphalt at the crossing"),
+    ];
+    let r = s
+        .client
+        .post(s.url("/open311/v2/requests.json"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (st, created) = status_json(r).await;
+    assert_eq!(st, 200, "{created}");
+    let id = created[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, appeal) = s.get(&supervisor, &format!("/v1/appeals/{id}")).await;
+    assert_eq!(appeal["category"], json!(["Roads", "Potholes"]));
+    let (_, req) = s
+        .get(&portal, &format!("/open311/v2/requests/{id}.json"))
+        .await;
+    assert_eq!(req[0]["service_code"], code.as_str());
+
+    // An unknown service code is an Open311 404.
+    let bad = [
+        ("api_key", portal.as_str()),
+        ("service_code", "no-such-service"),
+        ("lat", "50.45"),
+        ("long", "30.52"),
+        ("description", "Something"),
+    ];
+    let r = s
+        .client
+        .post(s.url("/open311/v2/requests.json"))
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = status_json(r).await;
+    assert_eq!(st, 404);
+    assert_eq!(v[0]["description"], "service_code not found");
+
+    // The list filters by category (a prefix of levels).
+    let (_, roads) = s.get(&supervisor, "/v1/appeals?category=Roads").await;
+    assert_eq!(roads["items"].as_array().unwrap().len(), 3, "{roads}");
+    let (_, water) = s
+        .get(&supervisor, "/v1/appeals?category=%5B%22Water%22%5D")
+        .await;
+    assert_eq!(water["items"].as_array().unwrap().len(), 1, "{water}");
+    let (_, none) = s.get(&supervisor, "/v1/appeals?category=Road").await;
+    assert!(
+        none["items"].as_array().unwrap().is_empty(),
+        "a level is not a string prefix"
+    );
+
+    // Bad categories name the field; an unseen one is not an error.
+    for (category, says) in [
+        (json!(["a", "b", "c", "d", "e"]), "5 levels"),
+        (json!(["Roads", " "]), "category[1] is empty"),
+        (
+            json!(["x".repeat(10_000)]),
+            "category[0] is 10000 characters",
+        ),
+    ] {
+        let (st, v) = s
+            .post(
+                &portal,
+                "/v1/appeals:preview",
+                &json!({ "text": "A pothole", "category": category }),
+            )
+            .await;
+        assert_eq!(st, 422, "{v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+    let (st, v) = s
+        .post(
+            &portal,
+            "/v1/appeals:preview",
+            &json!({ "text": "A pothole", "category": 5 }),
+        )
+        .await;
+    assert!((400..500).contains(&st), "{st} {v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("category"),
+        "{v}"
+    );
+    let (st, v) = s
+        .post(
+            &portal,
+            "/v1/appeals:preview",
+            &json!({ "text": "A pothole", "category": ["Space"] }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let notes: Vec<&str> = v["decision"]["evidence"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["name"].as_str().unwrap())
+        .collect();
+    assert!(notes.contains(&"category_unseen"), "{notes:?}");
+
+    // The admin edits the catalogue; a bad path is refused.
+    let (st, v) = s
+        .put(
+            &admin,
+            &format!("/v1/categories/{code}"),
+            &json!({ "path": ["Roads", "Potholes"], "names": { "uk": "Ями", "en": "Potholes" } }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, uk) = s.get(&portal, "/open311/v2/services.json?locale=uk").await;
+    assert!(
+        uk.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["service_name"] == "Ями"),
+        "{uk}"
+    );
+    let (st, _) = s
+        .put(&admin, "/v1/categories/x1", &json!({ "path": [] }))
+        .await;
+    assert_eq!(st, 422);
+    let (st, _) = s
+        .put(&portal, "/v1/categories/x1", &json!({ "path": ["A"] }))
+        .await;
+    assert_eq!(st, 403, "a portal key edits nothing");
 }

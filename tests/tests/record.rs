@@ -67,6 +67,7 @@ fn appeal(tenant: &str, ext: Option<&str>, text: &str) -> AppealData {
         },
         channel: Some("web".into()),
         applicant_category: None,
+        category: vec!["Благоустрій".into(), "Ями".into()],
         received_at: 1_700_000_000_000,
         status: AppealStatus::Received,
         department: None,
@@ -276,5 +277,79 @@ async fn concurrent_writes_all_commit() {
         ids.dedup();
         assert_eq!(ids.len(), 64, "{name}");
         assert_eq!(r.count_appeals(&t).await.unwrap(), 64, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn categories_are_stored_counted_filtered_and_seed_the_catalogue() {
+    for (name, db) in databases().await {
+        let r = &db.record;
+        let t = tenant_id("categories");
+        r.upsert_tenant(&tenant(&t)).await.unwrap();
+        let with = |text: &str, category: &[&str], department: &str| AppealData {
+            category: category.iter().map(|s| s.to_string()).collect(),
+            status: AppealStatus::Imported,
+            department: Some(department.into()),
+            ..appeal(&t, None, text)
+        };
+        let rows = [
+            with("Яма на дорозі", &["Дороги", "Ями_%"], "roads"),
+            with("Ще одна яма", &["Дороги", "Ями_%"], "roads"),
+            with("Немає води", &["Вода"], "water"),
+            with("Без категорії", &[], "water"),
+        ];
+        for a in &rows {
+            r.insert_appeal(a, "import").await.unwrap();
+        }
+        // Stored and read back as given (the JSON of the levels).
+        let all = r
+            .list_appeals(
+                &t,
+                &AppealQuery {
+                    limit: 10,
+                    ..AppealQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 4, "{name}");
+        assert_eq!(all[0].data.category, ["Дороги", "Ями_%"], "{name}");
+        assert!(all[3].data.category.is_empty(), "{name}");
+        // A prefix of levels filters; a string prefix of a level does not,
+        // and LIKE's wildcards in a level are literal.
+        let filter = |levels: &[&str]| AppealQuery {
+            limit: 10,
+            category: levels.iter().map(|s| s.to_string()).collect(),
+            ..AppealQuery::default()
+        };
+        for (levels, n) in [
+            (&["Дороги"][..], 2),
+            (&["Дороги", "Ями_%"][..], 2),
+            (&["Дор"][..], 0),
+            (&["Д_роги"][..], 0),
+            (&["Вода"][..], 1),
+        ] {
+            let got = r.list_appeals(&t, &filter(levels)).await.unwrap();
+            assert_eq!(got.len(), n, "{name}: {levels:?}");
+        }
+        // Routing counts confirmed cases per (department, district, category).
+        let counts = r.area_counts(&t).await.unwrap();
+        let roads = counts
+            .iter()
+            .find(|c| c.department == "roads")
+            .expect("roads counted");
+        assert_eq!((roads.n, roads.category.len()), (2, 2), "{name}");
+        assert_eq!(counts.iter().map(|c| c.n).sum::<i64>(), 4, "{name}");
+        // The catalogue is seeded once from what appeals carry.
+        assert_eq!(r.seed_categories(&t, "uk").await.unwrap(), 2, "{name}");
+        assert_eq!(r.seed_categories(&t, "uk").await.unwrap(), 0, "{name}");
+        let cats = r.categories(&t).await.unwrap();
+        let pits = cats
+            .iter()
+            .find(|c| c.path.len() == 2)
+            .expect("the two-level path");
+        assert_eq!(pits.code, code_of(&pits.path));
+        assert_eq!(pits.names["uk"], "Ями_%");
+        assert!(pits.active);
     }
 }

@@ -68,6 +68,7 @@ async fn history_at(engine: &Engine, tenant: &str, cases: &[(&str, &str, Place)]
             place: place.clone(),
             channel: None,
             applicant_category: None,
+            category: Vec::new(),
             received_at: 1_600_000_000_000 + i as i64 * 60_000,
             status: AppealStatus::Imported,
             department: Some(dept.to_string()),
@@ -466,9 +467,7 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
         );
     }
     // The configured weights are a different vector: something was learned.
-    let configured = triage_domain::routing::SignalWeights::from_params(
-        &triage_domain::routing::RoutingParams::default(),
-    );
+    let configured = triage_domain::routing::SignalWeights::default();
     assert_ne!(learned.shared, configured);
     let d = engine
         .preview("city", &appeal(ROADS[1], "South"))

@@ -31,6 +31,7 @@ pub fn auto_threshold(val: &[Scored], target: f64) -> Option<f64> {
                 row: 0,
                 label: if hit { "hit" } else { "miss" }.into(),
                 district: None,
+                month: None,
                 language: None,
                 top: vec![("hit".into(), conf)],
                 confidence: conf,

@@ -1,11 +1,15 @@
 //! Baselines run beside the engine on the same split: `majority`,
-//! `tfidf_text`, `tfidf_text_district`. Each tunes what it has on a time-ordered
+//! `tfidf_text`, `tfidf_text_district`, and, when the data has a category
+//! (`--category-cols`), `category_lookup` and `tfidf_text_district_category`,
+//! and with coordinates the place baseline `nearest_same_category`. Each tunes what it has on a time-ordered
 //! validation slice of train only, so they are fair and honest comparisons.
 
 pub mod calibrate;
+pub mod category;
 pub mod lbfgs;
 pub mod logreg;
 pub mod majority;
+pub mod nearest;
 pub mod softmax_loss;
 pub mod sparse;
 pub mod text;
@@ -52,13 +56,32 @@ impl Default for BaselineConfig {
     }
 }
 
-/// The three baselines, unfitted, in report order.
-pub fn all(cfg: &BaselineConfig) -> Vec<Box<dyn Router>> {
-    vec![
+/// The baselines, unfitted, in report order; the two that read the
+/// category only `with_category`, the place baseline only `with_coordinates`.
+pub fn all(
+    cfg: &BaselineConfig,
+    with_category: bool,
+    with_coordinates: bool,
+) -> Vec<Box<dyn Router>> {
+    let mut out: Vec<Box<dyn Router>> = vec![
         Box::new(majority::Majority::new(cfg.clone())),
-        Box::new(text::TfidfLogReg::new(cfg.clone(), false)),
-        Box::new(text::TfidfLogReg::new(cfg.clone(), true)),
-    ]
+        Box::new(text::TfidfLogReg::new(cfg.clone(), text::Variant::Text)),
+        Box::new(text::TfidfLogReg::new(
+            cfg.clone(),
+            text::Variant::TextDistrict,
+        )),
+    ];
+    if with_category {
+        out.push(Box::new(category::CategoryLookup::new(cfg.clone())));
+        out.push(Box::new(text::TfidfLogReg::new(
+            cfg.clone(),
+            text::Variant::TextDistrictCategory,
+        )));
+    }
+    if with_coordinates {
+        out.push(Box::new(nearest::NearestSameCategory::new(cfg.clone())));
+    }
+    out
 }
 
 /// Train rows sorted by time (stable), whatever order the caller passed.

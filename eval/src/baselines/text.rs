@@ -1,7 +1,9 @@
 //! TF-IDF + multinomial logistic regression, with or without a one-hot
-//! district: what a competent data scientist tries first. Tuned fairly: C is
-//! chosen on a validation slice (the last tenth of train by time, fitted on
-//! the first nine tenths), then the model is refitted on all of train.
+//! district, and with the portal's category (one-hot per level, plus the
+//! deepest level crossed with the district): what a competent data scientist
+//! tries first. Tuned fairly: C is chosen on a validation slice (the last
+//! tenth of train by time, fitted on the first nine tenths), then the model
+//! is refitted on all of train.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
@@ -18,10 +20,57 @@ use crate::outcome::KEPT_RANKS;
 use crate::progress;
 use crate::router::{LabelledAppeal, Prediction, Router};
 
+/// Which features beside the text a variant reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// Text only (`tfidf_text`).
+    Text,
+    /// Text and a one-hot district (`tfidf_text_district`).
+    TextDistrict,
+    /// Text, district, the category's levels and (category, district)
+    /// (`tfidf_text_district_category`).
+    TextDistrictCategory,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Text => "tfidf_text",
+            Variant::TextDistrict => "tfidf_text_district",
+            Variant::TextDistrictCategory => "tfidf_text_district_category",
+        }
+    }
+
+    /// The one-hot features of a row beside its text.
+    fn one_hots(self, r: &LabelledAppeal) -> Vec<String> {
+        let mut out = Vec::new();
+        if self == Variant::Text {
+            return out;
+        }
+        if let Some(d) = &r.district {
+            out.push(format!("d\u{1f}{d}"));
+        }
+        if self == Variant::TextDistrictCategory {
+            let mut prefix = String::new();
+            for level in &r.category {
+                prefix.push('\u{1f}');
+                prefix.push_str(&level.to_lowercase());
+                out.push(format!("c{prefix}"));
+            }
+            if let (Some(d), false) = (&r.district, prefix.is_empty()) {
+                out.push(format!("x{prefix}\u{1e}{d}"));
+            }
+        }
+        out
+    }
+}
+
 /// Features and targets of one training set.
 struct Design {
     tfidf: Tfidf,
-    /// District -> one-hot column offset after the text features.
+    variant: Variant,
+    /// One-hot key (district, category level, crossing) -> column offset
+    /// after the text features.
     districts: HashMap<String, u32>,
     classes: Vec<String>,
     x: Csr,
@@ -31,7 +80,7 @@ struct Design {
 impl Design {
     /// Merges rows with the same text (and district, when used) into one row
     /// with soft targets: same loss, less work.
-    fn build(rows: &[&LabelledAppeal], min_df: usize, with_district: bool) -> Design {
+    fn build(rows: &[&LabelledAppeal], min_df: usize, variant: Variant) -> Design {
         let classes: Vec<String> = rows
             .iter()
             .map(|r| r.label.clone())
@@ -43,18 +92,11 @@ impl Design {
             .enumerate()
             .map(|(i, c)| (c.as_str(), i as u32))
             .collect();
-        let mut groups: HashMap<(&str, Option<&str>), HashMap<u32, f32>> = HashMap::new();
+        let mut groups: HashMap<(&str, Vec<String>), HashMap<u32, f32>> = HashMap::new();
         let mut order = Vec::new();
         for r in rows {
-            let key = (
-                r.text.as_str(),
-                if with_district {
-                    r.district.as_deref()
-                } else {
-                    None
-                },
-            );
-            let g = groups.entry(key).or_insert_with(|| {
+            let key = (r.text.as_str(), variant.one_hots(r));
+            let g = groups.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
                 HashMap::new()
             });
@@ -65,19 +107,17 @@ impl Design {
             .map(|k| (k.0, groups[k].values().sum::<f32>() as usize))
             .collect();
         let tfidf = Tfidf::fit(&docs, min_df);
-        let districts: HashMap<String, u32> = if with_district {
-            rows.iter()
-                .filter_map(|r| r.district.clone())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .enumerate()
-                .map(|(i, d)| (d, i as u32))
-                .collect()
-        } else {
-            HashMap::new()
-        };
+        let districts: HashMap<String, u32> = rows
+            .iter()
+            .flat_map(|r| variant.one_hots(r))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .enumerate()
+            .map(|(i, d)| (d, i as u32))
+            .collect();
         let mut design = Design {
             tfidf,
+            variant,
             districts,
             classes,
             x: Csr::default(),
@@ -86,7 +126,7 @@ impl Design {
         use rayon::prelude::*;
         let feature_rows: Vec<Vec<(u32, f32)>> = order
             .par_iter()
-            .map(|k| design.features(k.0, k.1))
+            .map(|k| design.features_of(k.0, &k.1))
             .collect();
         design.x = Csr::from_rows(&feature_rows, design.n_features());
         design.targets = order
@@ -104,12 +144,20 @@ impl Design {
         self.tfidf.n_features() + self.districts.len()
     }
 
-    fn features(&self, text: &str, district: Option<&str>) -> Vec<(u32, f32)> {
+    fn features_of(&self, text: &str, one_hots: &[String]) -> Vec<(u32, f32)> {
         let mut row = self.tfidf.transform(text);
-        if let Some(&j) = district.and_then(|d| self.districts.get(d)) {
-            row.push((self.tfidf.n_features() as u32 + j, 1.0));
-        }
+        let mut extra: Vec<u32> = one_hots
+            .iter()
+            .filter_map(|k| self.districts.get(k))
+            .map(|&j| self.tfidf.n_features() as u32 + j)
+            .collect();
+        extra.sort_unstable();
+        row.extend(extra.into_iter().map(|j| (j, 1.0)));
         row
+    }
+
+    fn features(&self, r: &LabelledAppeal) -> Vec<(u32, f32)> {
+        self.features_of(&r.text, &self.variant.one_hots(r))
     }
 
     /// `theta` of a model fitted on `old`, moved into this design's feature
@@ -167,17 +215,17 @@ struct Fitted {
 /// The TF-IDF logistic-regression baseline.
 pub struct TfidfLogReg {
     cfg: BaselineConfig,
-    with_district: bool,
+    variant: Variant,
     fitted: Option<Fitted>,
     info: serde_json::Value,
 }
 
 impl TfidfLogReg {
-    /// `with_district`: append the one-hot district (`tfidf_text_district`).
-    pub fn new(cfg: BaselineConfig, with_district: bool) -> TfidfLogReg {
+    /// A baseline reading the features of `variant`.
+    pub fn new(cfg: BaselineConfig, variant: Variant) -> TfidfLogReg {
         TfidfLogReg {
             cfg,
-            with_district,
+            variant,
             fitted: None,
             info: json!(null),
         }
@@ -251,10 +299,8 @@ struct Validation {
 impl Validation {
     fn new(design: &Design, rows: &[&LabelledAppeal]) -> Validation {
         use rayon::prelude::*;
-        let feature_rows: Vec<Vec<(u32, f32)>> = rows
-            .par_iter()
-            .map(|r| design.features(&r.text, r.district.as_deref()))
-            .collect();
+        let feature_rows: Vec<Vec<(u32, f32)>> =
+            rows.par_iter().map(|r| design.features(r)).collect();
         Validation {
             x: Csr::from_rows(&feature_rows, design.n_features()),
             truth: rows.iter().map(|r| design.truth(&r.label)).collect(),
@@ -294,12 +340,7 @@ impl Validation {
 
 impl Router for TfidfLogReg {
     fn name(&self) -> String {
-        if self.with_district {
-            "tfidf_text_district"
-        } else {
-            "tfidf_text"
-        }
-        .into()
+        self.variant.name().into()
     }
 
     fn fit(&mut self, train: &[LabelledAppeal]) -> anyhow::Result<()> {
@@ -307,7 +348,7 @@ impl Router for TfidfLogReg {
         let train = time_ordered(train);
         let cut = validation_cut(train.len(), self.cfg.validation_fraction);
         let (sub, val) = train.split_at(cut);
-        let design = Design::build(sub, self.cfg.min_df, self.with_district);
+        let design = Design::build(sub, self.cfg.min_df, self.variant);
         let mut validation = Validation::new(&design, val);
         let mut grid = Vec::new();
         // (C, validation top-1, its scored predictions, the fit's last iterate).
@@ -334,7 +375,7 @@ impl Router for TfidfLogReg {
         let threshold = calibrate::auto_threshold(&scored, self.cfg.target_precision);
         let qhat = calibrate::conformal_qhat(&scored, self.cfg.conformal_alpha);
         drop(validation);
-        let full = Design::build(&train, self.cfg.min_df, self.with_district);
+        let full = Design::build(&train, self.cfg.min_df, self.variant);
         // Warm start from the validation fit at the chosen C, term by term: the
         // same objective and tolerance, far fewer iterations than from zero.
         let warm = full.carry_over(&design, &theta);
@@ -346,7 +387,8 @@ impl Router for TfidfLogReg {
             "kind": "tfidf_logreg",
             "features": {
                 "word_ngrams": [1, 2], "char_wb_ngrams": [2, 5], "sublinear_tf": true, "norm": "l2",
-                "min_df": self.cfg.min_df, "district_one_hot": self.with_district,
+                "min_df": self.cfg.min_df, "district_one_hot": self.variant != Variant::Text,
+                "category_one_hots": self.variant == Variant::TextDistrictCategory,
                 "n_word": n_words, "n_char": n_chars, "n_district": design.districts.len(),
             },
             "train_rows": train.len(), "unique_rows": design.x.n_rows(), "classes": design.classes.len(),
@@ -375,9 +417,7 @@ impl Router for TfidfLogReg {
             .fitted
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("{}: predict before fit", self.name()))?;
-        let probs = f
-            .model
-            .probabilities(&f.design.features(&a.text, a.district.as_deref()));
+        let probs = f.model.probabilities(&f.design.features(a));
         let mut ranked: Vec<(usize, f64)> = probs.iter().copied().enumerate().collect();
         ranked.sort_by(|x, y| y.1.total_cmp(&x.1));
         let confidence = ranked.first().map_or(0.0, |r| r.1);

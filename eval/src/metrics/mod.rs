@@ -9,6 +9,7 @@ pub mod classification;
 pub mod conformal;
 pub mod coverage;
 pub mod latency;
+pub mod monthly;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +51,9 @@ pub struct Metrics {
     pub by_language: Vec<breakdown::Group>,
     /// Breakdown by district (`unknown` when missing).
     pub by_district: Vec<breakdown::Group>,
+    /// Calibration, coverage and accuracy per calendar month of the test part.
+    #[serde(default)]
+    pub by_month: Vec<monthly::Month>,
 }
 
 /// Computes every metric; `target_precision` picks the confidence threshold.
@@ -73,6 +77,7 @@ pub fn summarise(outcomes: &[Outcome], target_precision: f64) -> Metrics {
         coverage_precision: coverage::curve(outcomes, target_precision),
         by_language: breakdown::by(outcomes, |o| o.language.as_deref()),
         by_district: breakdown::by(outcomes, |o| o.district.as_deref()),
+        by_month: monthly::by_month(outcomes),
     }
 }
 

@@ -88,6 +88,35 @@ pub fn render(r: &Report) -> String {
         &coverage,
         false,
     ));
+    // Coverage per month, months spread over the x axis in time order.
+    let over_time: Vec<(String, Vec<(f64, f64)>)> = r
+        .routers()
+        .into_iter()
+        .map(|x| {
+            let months = &x.metrics.by_month;
+            let last = months.len().saturating_sub(1).max(1) as f64;
+            let points = months
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (i as f64 / last, m.conformal_coverage))
+                .collect();
+            (x.name.clone(), points)
+        })
+        .collect();
+    let span = r
+        .routers()
+        .first()
+        .and_then(|x| Some((x.metrics.by_month.first()?, x.metrics.by_month.last()?)))
+        .map_or(String::new(), |(a, b)| {
+            format!("{} .. {}", a.month, b.month)
+        });
+    s.push_str(&svg::line_chart(
+        "Prediction-set coverage per month",
+        &format!("test month ({span})"),
+        "coverage",
+        &over_time,
+        false,
+    ));
     s.push_str("</div>");
     for x in r.routers() {
         let m = &x.metrics;

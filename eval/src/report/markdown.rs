@@ -80,6 +80,7 @@ pub fn render(r: &Report) -> String {
         group_table(&mut s, "language", &m.by_language);
         s.push('\n');
         group_table(&mut s, "district", &m.by_district);
+        month_table(&mut s, &m.by_month);
         let _ = writeln!(s, "\n| department | support | predicted | precision | recall | f1 |\n|---|---:|---:|---:|---:|---:|");
         for d in &m.per_department {
             let _ = writeln!(
@@ -95,6 +96,28 @@ pub fn render(r: &Report) -> String {
         }
     }
     s
+}
+
+/// Calibration and coverage per month, as a table.
+fn month_table(s: &mut String, months: &[crate::metrics::monthly::Month]) {
+    let _ = writeln!(
+        s,
+        "\n| month | n | top1 | ECE | coverage | mean set | auto_share | auto_precision |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for m in months {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.4} | {} | {:.2} | {} | {} |",
+            m.month,
+            m.n,
+            pct(Some(m.top1)),
+            m.ece,
+            pct(Some(m.conformal_coverage)),
+            m.mean_set_size,
+            pct(Some(m.auto_share)),
+            pct(m.auto_precision)
+        );
+    }
 }
 
 /// A breakdown (per language, per district) as a table.

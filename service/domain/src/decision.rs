@@ -20,6 +20,10 @@ pub struct RouteInput {
     pub channel: Option<String>,
     /// Applicant category (e.g. `veteran`, `disabled`): may make the appeal privileged.
     pub applicant_category: Option<String>,
+    /// The category the citizen picked on the portal, general to specific
+    /// (empty: none; see [`crate::category`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub category: Vec<String>,
 }
 
 /// Whether the suggestion can go straight to the department.

@@ -5,11 +5,14 @@
 //! leaves the system of record. It knows nothing of HTTP, SQL or Qdrant; the
 //! service crate feeds it neighbours and history and stores what it returns.
 
+pub mod aliases;
+pub mod category;
 pub mod deadlines;
 pub mod language;
 pub mod pii;
 pub mod place;
 pub mod routing;
+pub mod text;
 pub mod urgency;
 
 pub use place::{Jurisdiction, Place};

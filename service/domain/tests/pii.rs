@@ -320,3 +320,86 @@ fn long_digit_soup_is_handled_quickly_and_safely() {
     let r2 = redact(&r.text);
     assert_eq!(r2.text, r.text);
 }
+
+mod hostile {
+    //! No input panics the text path: arbitrary Unicode, weighted toward the
+    //! characters that break byte-offset arithmetic (case-folding specials,
+    //! combining marks, right-to-left and zero-width characters, non-ASCII
+    //! digits) around the shapes the masker looks for (IBANs, phones,
+    //! passports, e-mails).
+    use proptest::prelude::*;
+    use triage_domain::{category, language, pii, text};
+
+    fn piece() -> impl Strategy<Value = String> {
+        prop_oneof![
+            // Case-folding specials: Kelvin sign, long s, Turkish i's, sharp s,
+            // final sigma, the Angstrom sign.
+            prop::sample::select(vec![
+                "\u{212A}", "\u{017F}", "\u{0130}", "\u{0131}", "ß", "ς", "\u{212B}", "ﬀ",
+            ])
+            .prop_map(str::to_string),
+            // Combining marks, RTL and zero-width characters, a BOM, NUL.
+            prop::sample::select(vec![
+                "\u{0301}", "\u{0308}", "\u{200F}", "\u{202E}", "\u{200B}", "\u{FEFF}", "\u{0000}",
+                "\u{0007}", "ע", "ب",
+            ])
+            .prop_map(str::to_string),
+            // Non-ASCII digits.
+            prop::sample::select(vec!["٣", "۷", "５", "१", "𝟘"]).prop_map(str::to_string),
+            // Shapes the masker looks for.
+            prop::sample::select(vec![
+                "UA21 3223 1300 0002 6007 2335 6600 1",
+                "KZ86125KZT5004100100",
+                "+380 67 123 45 67",
+                "(044) 123 45 67",
+                "паспорт серия 45 08 № 123456",
+                "passport FA123456",
+                "ivan@example.com",
+                "ІПН 1234567890",
+                "тел. ",
+            ])
+            .prop_map(str::to_string),
+            "[a-zA-Z0-9 ]{0,6}",
+            any::<char>().prop_map(String::from),
+        ]
+    }
+
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(piece(), 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn masking_language_and_normalisation_never_panic(s in hostile_text()) {
+            let n = text::normalise(&s);
+            prop_assert!(!n.text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'));
+            let r = pii::redact(&n.text);
+            // Masking is idempotent: what it left holds nothing it would mask.
+            prop_assert_eq!(&pii::redact(&r.text).text, &r.text);
+            let _ = language::detect(&r.text);
+            let _ = text::has_letter_or_digit(&r.text);
+            let _ = category::validate(&[n.text.clone()]);
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic(s in any::<String>()) {
+            let r = pii::redact(&s);
+            let _ = language::detect(&r.text);
+            let _ = text::normalise(&s);
+        }
+    }
+
+    #[test]
+    fn the_kelvin_sign_and_long_s_next_to_an_iban_shape_are_safe() {
+        for s in [
+            "\u{212A}Z86125KZT5004100100",
+            "U\u{017F}21 3223 1300 0002 6007 2335 6600 1",
+            "\u{212A}\u{212A}00 0000 0000 0000",
+        ] {
+            let r = pii::redact(s);
+            assert!(!r.text.is_empty());
+        }
+    }
+}

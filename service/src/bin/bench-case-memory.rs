@@ -251,6 +251,7 @@ async fn import_bench(args: &[String]) -> anyhow::Result<()> {
             tenant: "spb".into(),
             max_text_bytes: 65_536,
             naive_offset: FixedOffset::east_opt(3 * 3600).expect("offset"),
+            aliases: Default::default(),
         },
         batch_size: batch,
         actor: "bench".into(),

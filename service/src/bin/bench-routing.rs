@@ -103,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             received_at: 1_640_000_000_000,
             channel: None,
             applicant_category: None,
+            category: Vec::new(),
         };
         let t = Instant::now();
         let d = engine

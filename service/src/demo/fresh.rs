@@ -55,9 +55,10 @@ pub fn appeals(n: usize, prefix: &str) -> Vec<NewAppeal> {
                 district: Some((*district).to_string()),
                 ..Place::default()
             },
-            channel: Some("demo".into()),
+            channel: Some("web".into()),
             applicant_category: None,
             received_at: None,
+            category: Vec::new(),
         })
         .collect()
 }

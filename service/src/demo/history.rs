@@ -117,13 +117,12 @@ pub fn check(source: &HistorySource) -> Result<(), DemoError> {
 }
 
 fn open(source: &HistorySource) -> Result<(Box<dyn RowSource + Send>, u64), DemoError> {
-    import::open_source(
-        &source.path,
-        None,
-        &ColumnMap::default(),
-        ReaderLimits::default(),
-    )
-    .map_err(|e| DemoError::History(source.label.clone(), e))
+    // The shared exports' portal category and sub-category (`reason`) are
+    // the category path routing reads; a file without them has none.
+    let mut columns = ColumnMap::default();
+    columns.set_category(&["category".into(), "reason".into()]);
+    import::open_source(&source.path, None, &columns, ReaderLimits::default())
+        .map_err(|e| DemoError::History(source.label.clone(), e))
 }
 
 fn bar(len: u64, template: &str) -> ProgressBar {
@@ -160,6 +159,7 @@ pub async fn import(
             tenant: tenant.to_string(),
             max_text_bytes,
             naive_offset: FixedOffset::east_opt(EXPORT_OFFSET_SECS).expect("valid offset"),
+            aliases: Default::default(),
         },
         batch_size: 128,
         actor: "demo-import".into(),
@@ -217,8 +217,8 @@ pub async fn import(
 /// administrator may have edited them. Returns (departments in the data, added).
 pub async fn sync_departments(record: &Record, tenant: &str) -> Result<(usize, usize), DemoError> {
     let mut in_data: BTreeMap<String, i64> = BTreeMap::new();
-    for (department, _, n) in record.area_counts(tenant).await? {
-        *in_data.entry(department).or_default() += n;
+    for c in record.area_counts(tenant).await? {
+        *in_data.entry(c.department).or_default() += c.n;
     }
     let known: Vec<String> = record
         .departments(tenant)

@@ -112,6 +112,29 @@ pub struct RoutingConfig {
         global = true
     )]
     pub spot_max_cases: usize,
+    /// Step of the adaptive conformal level: after each confirmed case the
+    /// level moves by this times (alpha - miss), so prediction sets keep their
+    /// promised coverage when the months change; 0 keeps the calibrated level.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CONFORMAL_GAMMA",
+        default_value_t = 0.005,
+        global = true
+    )]
+    pub conformal_gamma: f64,
+    /// Calibrate on what routing knew before the held-out cases began (true),
+    /// not before each of them: appeals after a refit are routed without each
+    /// other's departments until those are confirmed, and calibrating as if
+    /// every neighbour were confirmed at once made probabilities overconfident
+    /// (docs/routing.md).
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CALIBRATE_STALE",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub calibrate_stale: bool,
 }
 
 impl Default for RoutingConfig {
@@ -130,6 +153,8 @@ impl Default for RoutingConfig {
             target_precision: 0.95,
             spot_radius_m: 30.0,
             spot_max_cases: 50,
+            conformal_gamma: 0.005,
+            calibrate_stale: true,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use triage_domain::routing::{weights, Calibration, Scorer, SignalWeights, WeightFitOptions};
+use triage_domain::routing::{weights, Calibration, Scorer, WeightFitOptions};
 use triage_domain::{Place, RouteInput, RoutingDecision};
 use triage_models::{Embedder, Role};
 
@@ -36,8 +36,8 @@ const AUTO_THRESHOLD_MIN_CASES: usize = 50;
 pub use config::RoutingConfig;
 pub use error::EngineError;
 pub use state::{
-    case_texts, fit_router, place_neighbours, valid_spot, CaseDetail, CaseTexts, Fitted,
-    TenantModel, TenantState,
+    case_texts, fit_router, place_neighbours, valid_spot, CaseDetail, CaseTexts, Fitted, SpotCases,
+    SpotQuery, TenantModel, TenantState,
 };
 
 /// Result alias of the engine.
@@ -72,6 +72,12 @@ pub struct NewAppeal {
     pub applicant_category: Option<String>,
     /// Received at (unix ms); default: now.
     pub received_at: Option<i64>,
+    /// The category the citizen picked, general to specific (empty: none).
+    #[serde(
+        default,
+        deserialize_with = "triage_domain::category::deserialize_path"
+    )]
+    pub category: Vec<String>,
 }
 
 impl NewAppeal {
@@ -84,8 +90,52 @@ impl NewAppeal {
             received_at,
             channel: self.channel.clone(),
             applicant_category: self.applicant_category.clone(),
+            category: self.category.clone(),
         }
     }
+}
+
+/// Channels an appeal can come through (`channel`; anything else is refused).
+pub const CHANNELS: [&str; 11] = [
+    "web",
+    "email",
+    "phone",
+    "mail",
+    "in_person",
+    "mobile_app",
+    "social",
+    "chatbot",
+    "open311",
+    "portal",
+    "other",
+];
+
+/// Earliest accepted `received_at`: 1990-01-01T00:00:00Z, in unix ms.
+pub const EARLIEST_RECEIVED_AT_MS: i64 = 631_152_000_000;
+/// How far in the future `received_at` may be (clock skew between systems).
+pub const RECEIVED_AT_SKEW_MS: i64 = 86_400_000;
+/// Longest `external_id`, in characters.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 256;
+
+/// An external id: 1 to [`MAX_EXTERNAL_ID_CHARS`] letters, digits and
+/// `-_.:/#@+` (portal ids such as `Ш-3553` or `ext-42/2021`), nothing that
+/// could smuggle a line break or markup into a log or a page.
+fn check_external_id(ext: &str) -> Result<()> {
+    let n = ext.chars().count();
+    if n == 0 || n > MAX_EXTERNAL_ID_CHARS {
+        return Err(EngineError::InvalidInput(format!(
+            "external_id is {n} characters; 1 to {MAX_EXTERNAL_ID_CHARS} are allowed"
+        )));
+    }
+    if let Some(c) = ext
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || "-_.:/#@+".contains(*c)))
+    {
+        return Err(EngineError::InvalidInput(format!(
+            "external_id holds {c:?}; only letters, digits and -_.:/#@+ are allowed"
+        )));
+    }
+    Ok(())
 }
 
 /// The answer to a submission.
@@ -259,22 +309,26 @@ impl Engine {
                 tokio::task::spawn_blocking(move || state::fit_router(&c[..train_end], &tx))
                     .await
                     .map_err(|e| EngineError::Internal(e.to_string()))?;
-            let areas_a = state::areas_of(&cases[..train_end]);
+            let before = state::Before {
+                fitted: fitted_a,
+                areas: state::areas_of(&cases[..train_end]),
+                categories: state::categories_of(&cases[..train_end], &texts),
+                confirmed: train_end as u64,
+                stale: self.routing.calibrate_stale,
+            };
             let cal = state::calibration_cases(
                 &self.memory,
                 &t.id,
                 &self.scorer,
-                &fitted_a,
-                &areas_a,
+                before,
                 &cases[train_end..],
                 &texts,
                 (self.routing.spot_radius_m, self.routing.spot_max_cases),
-                train_end as u64,
             )
             .await?;
             // Learn the signal weights on the held-out cases, then calibrate
             // the scores they give.
-            let configured = SignalWeights::from_params(&self.scorer.params);
+            let configured = self.scorer.params.weights;
             let opts = WeightFitOptions {
                 min_cases: self.routing.learn_weights_min,
                 ..WeightFitOptions::default()
@@ -309,6 +363,7 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         *state.areas.write().expect("areas lock") = state::areas_of(&cases);
+        *state.categories.write().expect("categories lock") = state::categories_of(&cases, &texts);
         state.confirmed.store(n as u64, Ordering::Relaxed);
         let version = state.model().version + 1;
         let families = fitted.roles.families().len();
@@ -361,9 +416,23 @@ impl Engine {
         }
     }
 
+    /// What an appeal must be to be stored and routed: control characters
+    /// dropped from its text (never a reason to refuse it), then checked.
+    fn admit(&self, mut a: NewAppeal) -> Result<NewAppeal> {
+        a.text = triage_domain::text::normalise(&a.text).text;
+        a.category = triage_domain::category::tidy(a.category);
+        self.validate(&a)?;
+        Ok(a)
+    }
+
     fn validate(&self, a: &NewAppeal) -> Result<()> {
         if a.text.trim().is_empty() {
             return Err(EngineError::InvalidInput("text is empty".into()));
+        }
+        if !triage_domain::text::has_letter_or_digit(&a.text) {
+            return Err(EngineError::InvalidInput(
+                "text has no letter or digit: nothing to route on".into(),
+            ));
         }
         let limit = self.memory.embedder().options().max_text_bytes;
         if a.text.len() > limit {
@@ -372,10 +441,26 @@ impl Engine {
                 a.text.len()
             )));
         }
-        if a.text.contains('\0') {
-            return Err(EngineError::InvalidInput(
-                "text contains a NUL character".into(),
-            ));
+        triage_domain::category::validate(&a.category)
+            .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        if let Some(ext) = &a.external_id {
+            check_external_id(ext)?;
+        }
+        if let Some(ch) = &a.channel {
+            if !CHANNELS.contains(&ch.as_str()) {
+                return Err(EngineError::InvalidInput(format!(
+                    "channel {ch:?} is not one of {}",
+                    CHANNELS.join(", ")
+                )));
+            }
+        }
+        if let Some(at) = a.received_at {
+            let latest = now_ms() + RECEIVED_AT_SKEW_MS;
+            if !(EARLIEST_RECEIVED_AT_MS..=latest).contains(&at) {
+                return Err(EngineError::InvalidInput(format!(
+                    "received_at {at} is outside 1990-01-01 .. now + 1 day (unix ms)"
+                )));
+            }
         }
         if let (Some(lat), Some(lon)) = (a.place.lat, a.place.lon) {
             if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
@@ -411,10 +496,13 @@ impl Engine {
         let mut results: Vec<Option<Result<Submission>>> = Vec::with_capacity(appeals.len());
         let mut todo: Vec<(usize, NewAppeal, String)> = Vec::new();
         for (i, a) in appeals.into_iter().enumerate() {
-            if let Err(e) = self.validate(&a) {
-                results.push(Some(Err(e)));
-                continue;
-            }
+            let a = match self.admit(a) {
+                Ok(a) => a,
+                Err(e) => {
+                    results.push(Some(Err(e)));
+                    continue;
+                }
+            };
             if let Some(ext) = &a.external_id {
                 if let Some(existing) = self.memory.record().appeal_by_external(tenant, ext).await?
                 {
@@ -481,6 +569,7 @@ impl Engine {
             place: a.place,
             channel: a.channel,
             applicant_category: a.applicant_category,
+            category: a.category,
             received_at,
             status,
             department,
@@ -540,7 +629,7 @@ impl Engine {
 
     /// Routes an appeal without storing anything (shadow mode, previews).
     pub async fn preview(&self, tenant: &str, a: &NewAppeal) -> Result<RoutingDecision> {
-        self.validate(a)?;
+        let a = &self.admit(a.clone())?;
         let t = self.tenant(tenant).await?;
         let redacted = triage_domain::pii::redact(&a.text).text;
         let vector = self
@@ -624,10 +713,8 @@ impl Engine {
         if !self.known_department(tenant, department).await? {
             return Err(EngineError::UnknownDepartment(department.to_string()));
         }
-        let suggested = self
-            .suggestion(tenant, id)
-            .await?
-            .and_then(|s| s.department);
+        let suggestion = self.suggestion(tenant, id).await?;
+        let suggested = suggestion.as_ref().and_then(|s| s.department.clone());
         let kind = if suggested.as_deref() == Some(department) {
             "accept"
         } else {
@@ -642,7 +729,16 @@ impl Engine {
         let state = self.state(tenant).await?;
         // The record refuses a decision on a settled (decided or imported)
         // appeal, so this one confirms a case that was not counted before.
-        state.confirm(department, after.data.place.district.as_deref(), None);
+        let key = state::CaseKey {
+            district: after.data.place.district.as_deref(),
+            category: &after.data.category,
+        };
+        state.confirm(department, key, None);
+        if let Some(s) = &suggestion {
+            let covered = s.prediction_set.iter().any(|d| d == department);
+            let alpha = state.model().calibration.alpha;
+            state.observe_coverage(covered, alpha, self.routing.conformal_gamma);
+        }
         self.maybe_refit(tenant, &state);
         self.view(tenant, after).await
     }
@@ -681,7 +777,11 @@ impl Engine {
         ) {
             if let Some(d) = &before.data.department {
                 let state = self.state(tenant).await?;
-                state.unconfirm(d, before.data.place.district.as_deref());
+                let key = state::CaseKey {
+                    district: before.data.place.district.as_deref(),
+                    category: &before.data.category,
+                };
+                state.unconfirm(d, key);
             }
         }
         self.view(tenant, after).await

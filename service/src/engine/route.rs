@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use triage_domain::routing::calibration::softmax_t;
 use triage_domain::routing::{
-    AreaStats, DepartmentInfo, LexicalPlace, Neighbour, ScoreInput, Scored, SignalWeights,
+    AreaStats, CategoryStats, DepartmentInfo, LexicalPlace, Neighbour, ScoreInput, Scored,
+    SignalKind, SignalWeights,
 };
 use triage_domain::{
     Alternative, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput, RoutingDecision, Signal,
@@ -55,13 +56,17 @@ impl Engine {
         let place = async {
             match state::valid_spot(input.place.lat, input.place.lon) {
                 Some(spot) => {
-                    let (radius, max) = (self.routing.spot_radius_m, self.routing.spot_max_cases);
-                    state::place_neighbours(
-                        memory, &tenant.id, vector, spot, radius, max, None, exclude,
-                    )
-                    .await
+                    let q = state::SpotQuery {
+                        spot,
+                        radius_m: self.routing.spot_radius_m,
+                        limit: self.routing.spot_max_cases,
+                        before: None,
+                        exclude,
+                        category: &input.category,
+                    };
+                    state::place_neighbours(memory, &tenant.id, vector, q).await
                 }
-                None => Ok(Vec::new()),
+                None => Ok(state::SpotCases::default()),
             }
         };
         let duplicates = self.duplicates(&tenant.id, input, vector, exclude);
@@ -78,6 +83,7 @@ impl Engine {
             let place = LexicalPlace {
                 district,
                 municipality: input.place.municipality.as_deref(),
+                category: &input.category,
             };
             (l, l.features(&input.text, place))
         });
@@ -85,20 +91,27 @@ impl Engine {
         let learned = (model.calibration.weights.as_ref())
             .map(|w| self.scorer.with_weights(w.for_text(&input.text)));
         let scorer = learned.as_ref().unwrap_or(&self.scorer);
-        let weights = SignalWeights::from_params(&scorer.params);
+        let weights = scorer.params.weights;
         let scored = if contentless {
             Scored::default()
         } else {
-            // Read under the lock (no await inside): the statistics are not copied per appeal.
+            // Read under the locks (no await inside): the statistics are not copied per appeal.
             let empty = AreaStats::default();
+            let no_categories = CategoryStats::default();
             let guard = state.areas.read();
+            let categories = state.categories.read();
             scorer.score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
-                place_neighbours: &place,
+                place_neighbours: &place.all,
+                place_category_neighbours: &place.same_category,
                 head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
                 lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
                 district: input.place.district.as_deref(),
+                category: Some((
+                    categories.as_deref().unwrap_or(&no_categories),
+                    input.category.as_slice(),
+                )),
                 departments: &infos,
                 areas: guard.as_deref().unwrap_or(&empty),
                 confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
@@ -119,9 +132,10 @@ impl Engine {
                 probability: probs[i],
             })
             .collect();
+        let level = state.conformal_level(&model.calibration);
         let prediction_set = model
             .calibration
-            .prediction_set(&probs)
+            .prediction_set_at(&probs, level)
             .members
             .into_iter()
             .map(|i| scored.candidates[i].clone())
@@ -146,6 +160,11 @@ impl Engine {
         let mut signals = top
             .map(|i| signals(&scored, i, &weights))
             .unwrap_or_default();
+        if !input.category.is_empty() && !contentless {
+            if let Some(note) = category_note(&input.category, scored.signals.category_levels) {
+                signals.push(note);
+            }
+        }
         if contentless {
             signals.push(Signal {
                 name: "abstained".into(),
@@ -323,83 +342,22 @@ fn snippet(text: &str) -> String {
     s
 }
 
-/// What each signal said about the chosen candidate.
+/// What each signal said about the chosen candidate: its probability of it,
+/// with the weight it had.
 fn signals(scored: &Scored, i: usize, w: &SignalWeights) -> Vec<Signal> {
-    let mut out = Vec::new();
-    let s = &scored.signals;
-    if let Some(p) = &s.knn {
-        out.push(Signal {
-            name: "text_neighbours".into(),
-            weight: Some(w.knn),
-            probability: p[i],
-            note: "similarity-weighted votes of the nearest confirmed cases".into(),
-        });
-    }
-    if let Some(p) = &s.near {
-        out.push(Signal {
-            name: "near_duplicates".into(),
-            weight: Some(w.near),
-            probability: p[i],
-            note: "votes of imported cases nearly identical to this appeal".into(),
-        });
-    }
-    if let Some(p) = &s.decisions {
-        out.push(Signal {
-            name: "supervisor_decisions".into(),
-            weight: Some(w.decisions),
-            probability: p[i],
-            note: "supervisors' decisions on nearly identical appeals from the same place".into(),
-        });
-    }
-    if let Some(p) = &s.local {
-        out.push(Signal {
-            name: "local_neighbours".into(),
-            weight: Some(w.local),
-            probability: p[i],
-            note: "votes of the nearest confirmed cases from the same district".into(),
-        });
-    }
-    if let Some(p) = &s.head {
-        out.push(Signal {
-            name: "text_model".into(),
-            weight: Some(w.head),
-            probability: p[i],
-            note: "softmax model over the text embedding and district, fitted on confirmed history"
-                .into(),
-        });
-    }
-    if let Some(p) = &s.lexical {
-        out.push(Signal {
-            name: "lexical_model".into(),
-            weight: Some(w.lexical),
-            probability: p[i],
-            note: "model over words and character n-grams (names, abbreviations) and the place (district, municipality), fitted on confirmed history".into(),
-        });
-    }
-    if let Some(p) = &s.geo {
-        out.push(Signal {
-            name: "same_spot".into(),
-            weight: Some(w.geo),
-            probability: p[i],
-            note: "votes of confirmed cases from the same building or yard".into(),
-        });
-    }
-    if let Some(f) = &s.place {
-        let note = if f[i] > 1.5 {
-            "department serves this district"
-        } else if f[i] < 0.2 {
-            "department rarely or never serves this district"
-        } else {
-            "department serves the whole area"
-        };
-        out.push(Signal {
-            name: "place".into(),
-            weight: Some(w.place),
-            probability: f[i],
-            note: format!("{note} (likelihood ratio {:.2})", f[i]),
-        });
-    }
-    if let Some(p) = &s.descriptions {
+    let mut out: Vec<Signal> = SignalKind::ALL
+        .iter()
+        .filter_map(|&k| {
+            let p = scored.signals.get(k)?;
+            Some(Signal {
+                name: k.evidence_name().into(),
+                weight: Some(w.get(k)),
+                probability: p[i],
+                note: k.note().into(),
+            })
+        })
+        .collect();
+    if let Some(p) = &scored.signals.descriptions {
         out.push(Signal {
             name: "descriptions".into(),
             weight: None,
@@ -408,4 +366,24 @@ fn signals(scored: &Scored, i: usize, w: &SignalWeights) -> Vec<Signal> {
         });
     }
     out
+}
+
+/// Says how much of the portal's category the history knew, when not all of
+/// it: an unseen category is routed by text and place alone.
+fn category_note(category: &[String], known_levels: usize) -> Option<Signal> {
+    let note = match known_levels {
+        0 => "category never seen in this tenant's history: routed by text and place alone"
+            .to_string(),
+        k if k < category.len() => format!(
+            "only the first {k} of {} category levels seen in history: the rest is not evidence",
+            category.len()
+        ),
+        _ => return None,
+    };
+    Some(Signal {
+        name: "category_unseen".into(),
+        weight: None,
+        probability: 0.0,
+        note,
+    })
 }

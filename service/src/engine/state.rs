@@ -9,15 +9,16 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use triage_domain::routing::calibration::AdaptiveAlpha;
 use triage_domain::routing::{
-    roles, AreaStats, Calibration, HeadFitOptions, LearnedWeights, LexicalFitOptions, LexicalHead,
-    LexicalPlace, Neighbour, RoleOptions, Roles, ScoreInput, Scorer, SignalWeights, SoftmaxHead,
-    TextLength, WeightCase,
+    roles, AreaStats, Calibration, CategoryStats, HeadFitOptions, LearnedWeights,
+    LexicalFitOptions, LexicalHead, LexicalPlace, Neighbour, RoleOptions, Roles, ScoreInput,
+    Scorer, SignalWeights, SoftmaxHead, TextLength, WeightCase,
 };
 
 use crate::index::{CaseFilter, CasePoint};
 use crate::memory::{confirmed_statuses, CaseMemory};
-use crate::record::AppealStatus;
+use crate::record::{AppealStatus, NearbyCase};
 
 use super::EngineError;
 
@@ -45,6 +46,8 @@ pub struct TenantModel {
 pub struct TenantState {
     /// Which departments serve which districts.
     pub areas: RwLock<AreaStats>,
+    /// Which departments take which portal categories (per district).
+    pub categories: RwLock<CategoryStats>,
     /// Confirmed cases known.
     pub confirmed: AtomicU64,
     /// Confirmations since the last refit.
@@ -55,6 +58,9 @@ pub struct TenantState {
     pub model: RwLock<Arc<TenantModel>>,
     /// Embedded department descriptions, by code (with the text they came from).
     pub descriptions: RwLock<HashMap<String, (String, Vec<f32>)>>,
+    /// The adaptive level of the prediction sets (`None` until the first
+    /// confirmation after start: the calibrated level applies).
+    pub conformal: RwLock<Option<AdaptiveAlpha>>,
 }
 
 impl TenantState {
@@ -63,28 +69,70 @@ impl TenantState {
         self.model.read().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// Counts a newly confirmed case (and un-counts the one it replaces).
-    pub fn confirm(&self, department: &str, district: Option<&str>, replaced: Option<&str>) {
+    /// Counts a newly confirmed case (and un-counts the one it replaces), so
+    /// the very next appeal sees it.
+    pub fn confirm(&self, department: &str, case: CaseKey<'_>, replaced: Option<&str>) {
         if let Ok(mut a) = self.areas.write() {
             if let Some(old) = replaced {
-                a.remove(old, district);
+                a.remove(old, case.district);
             } else {
                 self.confirmed.fetch_add(1, Ordering::Relaxed);
             }
-            a.add(department, district);
+            a.add(department, case.district);
+        }
+        if let Ok(mut c) = self.categories.write() {
+            if let Some(old) = replaced {
+                c.remove(old, case.category, case.district);
+            }
+            c.add(department, case.category, case.district);
         }
         self.since_refit.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The level prediction sets are read at now.
+    pub fn conformal_level(&self, calibration: &Calibration) -> f64 {
+        self.conformal
+            .read()
+            .ok()
+            .and_then(|a| a.map(|a| a.level))
+            .unwrap_or(calibration.alpha)
+    }
+
+    /// Learns from a confirmed case whether the set its appeal got held the
+    /// truth (adaptive conformal inference; `gamma` 0 keeps the level).
+    pub fn observe_coverage(&self, covered: bool, alpha: f64, gamma: f64) {
+        if gamma <= 0.0 {
+            return;
+        }
+        if let Ok(mut a) = self.conformal.write() {
+            let state = a.get_or_insert_with(|| AdaptiveAlpha::new(alpha, gamma));
+            state.target = alpha;
+            state.gamma = gamma;
+            state.update(covered);
+        }
+    }
+
     /// Un-counts a case that is no longer confirmed (rerouted).
-    pub fn unconfirm(&self, department: &str, district: Option<&str>) {
+    pub fn unconfirm(&self, department: &str, case: CaseKey<'_>) {
         if let Ok(mut a) = self.areas.write() {
-            a.remove(department, district);
+            a.remove(department, case.district);
+        }
+        if let Ok(mut c) = self.categories.write() {
+            c.remove(department, case.category, case.district);
         }
         let _ = self
             .confirmed
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
     }
+}
+
+/// What the learned counts key a confirmed case by.
+#[derive(Debug, Clone, Copy)]
+pub struct CaseKey<'a> {
+    /// District, when given.
+    pub district: Option<&'a str>,
+    /// The portal's category (empty: none).
+    pub category: &'a [String],
 }
 
 /// Every confirmed case of a tenant with its vector, oldest first (at most `max`, newest kept).
@@ -166,9 +214,12 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
     let mut total = 0u64;
     {
         let mut areas = state.areas.write().expect("fresh lock");
-        for (department, district, n) in counts {
-            areas.add_n(&department, district.as_deref(), n as u64);
-            total += n as u64;
+        let mut categories = state.categories.write().expect("fresh lock");
+        for c in counts {
+            let district = c.district.as_deref();
+            areas.add_n(&c.department, district, c.n as u64);
+            categories.add_n(&c.department, &c.category, district, c.n as f64);
+            total += c.n as u64;
         }
     }
     state.confirmed.store(total, Ordering::Relaxed);
@@ -201,6 +252,18 @@ pub fn areas_of(cases: &[CasePoint]) -> AreaStats {
     a
 }
 
+/// Category statistics of a set of cases (their categories are in the record).
+pub fn categories_of(cases: &[CasePoint], texts: &CaseTexts) -> CategoryStats {
+    let mut s = CategoryStats::new();
+    for c in cases {
+        if let Some(d) = &c.payload.department {
+            let category = texts.get(&c.id).map_or(&[][..], |t| &t.category[..]);
+            s.add(d, category, c.payload.district.as_deref());
+        }
+    }
+    s
+}
+
 /// The fitted parts learned from a set of confirmed cases.
 pub struct Fitted {
     /// Families of local departments.
@@ -220,6 +283,8 @@ pub struct CaseDetail {
     pub spot: Option<(f64, f64)>,
     /// Municipality, when given.
     pub municipality: Option<String>,
+    /// The portal's category (empty: none).
+    pub category: Vec<String>,
 }
 
 impl CaseDetail {
@@ -228,6 +293,7 @@ impl CaseDetail {
         LexicalPlace {
             district,
             municipality: self.municipality.as_deref(),
+            category: &self.category,
         }
     }
 }
@@ -251,6 +317,7 @@ pub async fn case_texts(
                     text: a.data.redacted_text,
                     spot,
                     municipality: a.data.place.municipality,
+                    category: a.data.category,
                 },
             );
         }
@@ -265,54 +332,95 @@ pub fn valid_spot(lat: Option<f64>, lon: Option<f64>) -> Option<(f64, f64)> {
         .then_some((lat, lon))
 }
 
-/// Confirmed cases within `radius_m` of a spot (received before `before`,
+/// Confirmed cases from the same spot as an appeal: all of them, and those
+/// with the appeal's own category.
+#[derive(Debug, Clone, Default)]
+pub struct SpotCases {
+    /// Every confirmed case within the radius.
+    pub all: Vec<Neighbour>,
+    /// Those with the same category path (empty without a category).
+    pub same_category: Vec<Neighbour>,
+}
+
+/// Where and what to look for at a spot.
+#[derive(Debug, Clone, Copy)]
+pub struct SpotQuery<'a> {
+    /// Latitude and longitude.
+    pub spot: (f64, f64),
+    /// Radius, metres.
+    pub radius_m: f64,
+    /// Most cases read.
+    pub limit: usize,
+    /// Only cases received before this (unix ms).
+    pub before: Option<i64>,
+    /// The appeal itself, when stored.
+    pub exclude: Option<i64>,
+    /// The appeal's category (empty: none).
+    pub category: &'a [String],
+}
+
+/// Two category paths name the same category (levels compared trimmed and
+/// case-insensitively).
+fn same_category(a: &[String], b: &[String]) -> bool {
+    use triage_domain::routing::category::normalise;
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| normalise(x) == normalise(y))
+}
+
+/// Confirmed cases near a spot (within `radius_m`, received before `before`,
 /// without `exclude`), with their similarity to `vector`: the same building's
 /// or yard's history. Reads the record for the spot, the index for vectors.
-#[allow(clippy::too_many_arguments)]
 pub async fn place_neighbours(
     memory: &CaseMemory,
     tenant: &str,
     vector: &[f32],
-    spot: (f64, f64),
-    radius_m: f64,
-    limit: usize,
-    before: Option<i64>,
-    exclude: Option<i64>,
-) -> Result<Vec<Neighbour>, EngineError> {
-    if radius_m <= 0.0 || limit == 0 {
-        return Ok(Vec::new());
+    q: SpotQuery<'_>,
+) -> Result<SpotCases, EngineError> {
+    if q.radius_m <= 0.0 || q.limit == 0 {
+        return Ok(SpotCases::default());
     }
-    let near: Vec<(i64, String, i64)> = memory
+    let near: Vec<NearbyCase> = memory
         .record()
-        .nearby_confirmed(tenant, spot.0, spot.1, radius_m, before, limit + 1)
+        .nearby_confirmed(
+            tenant,
+            q.spot.0,
+            q.spot.1,
+            q.radius_m,
+            q.before,
+            q.limit + 1,
+        )
         .await?
         .into_iter()
-        .filter(|(id, _, _)| Some(*id) != exclude)
-        .take(limit)
+        .filter(|c| Some(c.id) != q.exclude)
+        .take(q.limit)
         .collect();
     if near.is_empty() {
-        return Ok(Vec::new());
+        return Ok(SpotCases::default());
     }
     let points = memory
         .index()
-        .retrieve(near.iter().map(|(id, _, _)| *id as u64).collect())
+        .retrieve(near.iter().map(|c| c.id as u64).collect())
         .await?;
     let points: HashMap<u64, CasePoint> = points.into_iter().map(|p| (p.id, p)).collect();
-    Ok(near
-        .into_iter()
-        .filter_map(|(id, department, received_at)| {
-            let p = points.get(&(id as u64))?;
-            let similarity = p.vector.iter().zip(vector).map(|(a, b)| a * b).sum();
-            Some(Neighbour {
-                id,
-                department,
-                district: None,
-                similarity,
-                received_at,
-                decided: p.payload.status == AppealStatus::Decided.as_str(),
-            })
-        })
-        .collect())
+    let mut out = SpotCases::default();
+    for c in near {
+        let Some(p) = points.get(&(c.id as u64)) else {
+            continue;
+        };
+        let similarity = p.vector.iter().zip(vector).map(|(a, b)| a * b).sum();
+        let n = Neighbour {
+            id: c.id,
+            department: c.department,
+            district: None,
+            similarity,
+            received_at: c.received_at,
+            decided: p.payload.status == AppealStatus::Decided.as_str(),
+        };
+        if !q.category.is_empty() && same_category(&c.category, q.category) {
+            out.same_category.push(n.clone());
+        }
+        out.all.push(n);
+    }
+    Ok(out)
 }
 
 /// Learns the department families and fits the head on cases (blocking; call
@@ -412,28 +520,58 @@ pub async fn neighbours(
         .collect())
 }
 
+/// What routing had learned before the held-out cases: models, areas and
+/// category counts fitted without them.
+pub struct Before {
+    /// Models fitted on the earlier cases.
+    pub fitted: Fitted,
+    /// Areas of the earlier cases.
+    pub areas: AreaStats,
+    /// Category counts of the earlier cases.
+    pub categories: CategoryStats,
+    /// How many earlier cases there were.
+    pub confirmed: u64,
+    /// Score every held-out case with only what was confirmed before the
+    /// first of them (`true`), as appeals arriving after a refit are routed
+    /// until their own cases are confirmed; `false`: with everything
+    /// confirmed before each case.
+    pub stale: bool,
+}
+
 /// Calibration cases: what each signal says of the held-out recent cases (with
 /// models fitted without them and neighbours received before each one), and
-/// the index of the truth among the candidates.
-#[allow(clippy::too_many_arguments)]
+/// the index of the truth among the candidates. Unless `before.stale`, the
+/// category counts learn each held-out case once it is scored, as they do in
+/// service when each case is confirmed at once.
 pub async fn calibration_cases(
     memory: &CaseMemory,
     tenant: &str,
     scorer: &Scorer,
-    fitted: &Fitted,
-    areas: &AreaStats,
+    before: Before,
     held_out: &[CasePoint],
     texts: &CaseTexts,
     geo: (f64, usize),
-    confirmed_before: u64,
 ) -> Result<Vec<WeightCase>, EngineError> {
+    let Before {
+        fitted,
+        areas,
+        mut categories,
+        confirmed,
+        stale,
+    } = before;
+    let block_start = held_out.first().map(|c| c.payload.received_at);
     let mut out = Vec::with_capacity(held_out.len());
+    let no_category: Vec<String> = Vec::new();
     for case in held_out {
         let Some(truth) = case.payload.department.as_deref() else {
             continue;
         };
         let k = scorer.params.knn_k;
-        let at = Some(case.payload.received_at);
+        let at = if stale {
+            block_start
+        } else {
+            Some(case.payload.received_at)
+        };
         let own = Some(case.id as i64);
         let global = neighbours(memory, tenant, &case.vector, None, at, own, k).await?;
         let district = case.payload.district.as_deref();
@@ -441,6 +579,8 @@ pub async fn calibration_cases(
             Some(d) => neighbours(memory, tenant, &case.vector, Some(d), at, own, k).await?,
             None => Vec::new(),
         };
+        let detail = texts.get(&case.id);
+        let category = detail.map_or(&no_category, |t| &t.category);
         let head_input = fitted
             .head
             .as_ref()
@@ -448,36 +588,46 @@ pub async fn calibration_cases(
         let lexical_input = fitted
             .lexical
             .as_ref()
-            .zip(texts.get(&case.id))
+            .zip(detail)
             .map(|(l, t)| (l, l.features(&t.text, t.lexical_place(district))));
-        let spot = texts.get(&case.id).and_then(|t| t.spot);
-        let place = match spot {
+        let place = match detail.and_then(|t| t.spot) {
             Some(spot) => {
-                place_neighbours(memory, tenant, &case.vector, spot, geo.0, geo.1, at, own).await?
+                let q = SpotQuery {
+                    spot,
+                    radius_m: geo.0,
+                    limit: geo.1,
+                    before: at,
+                    exclude: own,
+                    category,
+                };
+                place_neighbours(memory, tenant, &case.vector, q).await?
             }
-            None => Vec::new(),
+            None => SpotCases::default(),
         };
         let input = ScoreInput {
             neighbours: &global,
             local_neighbours: &local,
-            place_neighbours: &place,
+            place_neighbours: &place.all,
+            place_category_neighbours: &place.same_category,
             head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
             lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
-            district: case.payload.district.as_deref(),
+            district,
+            category: Some((&categories, category.as_slice())),
             departments: &[],
-            areas,
-            confirmed_total: confirmed_before,
+            areas: &areas,
+            confirmed_total: confirmed,
             roles: &fitted.roles,
         };
         let scored = scorer.score(&input);
+        if !stale {
+            categories.add(truth, category, district);
+        }
         if scored.candidates.is_empty() {
             continue;
         }
         out.push(WeightCase {
             truth: scored.candidates.iter().position(|c| c == truth),
-            length: texts
-                .get(&case.id)
-                .map_or(TextLength::Long, |t| TextLength::of(&t.text)),
+            length: detail.map_or(TextLength::Long, |t| TextLength::of(&t.text)),
             features: scored.features,
             offset: scored.offset,
         });
@@ -541,6 +691,7 @@ mod tests {
                     text: format!("{text} номер {}", i % 5),
                     spot: None,
                     municipality: Some(format!("M{}", i % 4)),
+                    category: Vec::new(),
                 },
             );
         }

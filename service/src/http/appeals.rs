@@ -123,6 +123,16 @@ pub(super) async fn submit_batch(
     let mut todo = Vec::with_capacity(n);
     let mut positions = Vec::with_capacity(n);
     for (i, a) in req.appeals.into_iter().enumerate() {
+        let a = match serde_json::from_value::<SubmitRequest>(a) {
+            Ok(a) => a,
+            Err(e) => {
+                items[i] = Some(error_item(
+                    i,
+                    ApiError::invalid(format!("appeals[{i}]: {e}")),
+                ));
+                continue;
+            }
+        };
         match check_text(&state, &a.text) {
             Ok(()) => {
                 positions.push(i);
@@ -199,6 +209,10 @@ pub(super) struct ListParams {
     after: Option<i64>,
     /// Page size (default 50, at most the configured maximum, 200 by default).
     limit: Option<i64>,
+    /// The portal's category, or its first levels: one level as plain text,
+    /// or a JSON array of levels (`["Благоустройство","Мусор"]`); matches
+    /// appeals whose category path starts with it.
+    category: Option<String>,
 }
 
 /// Parses `since`: unix ms, an ISO date (UTC midnight) or an RFC 3339 time.
@@ -248,8 +262,17 @@ pub(super) async fn list(
             state.config.max_page
         )));
     }
+    let category = match p.category.as_deref().map(str::trim) {
+        None | Some("") => Vec::new(),
+        Some(s) if s.starts_with('[') => serde_json::from_str::<Vec<String>>(s).map_err(|e| {
+            ApiError::invalid(format!("category: not a JSON array of strings: {e}"))
+        })?,
+        Some(s) => vec![s.to_string()],
+    };
+    triage_domain::category::validate(&category).map_err(|e| ApiError::invalid(e.to_string()))?;
     let q = AppealQuery {
         status,
+        category: triage_domain::category::tidy(category),
         department: p.department.filter(|d| !d.is_empty()),
         since,
         after_id: p.after,

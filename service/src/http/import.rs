@@ -101,6 +101,7 @@ pub(super) async fn import_history(
             tenant: tenant.clone(),
             max_text_bytes: state.max_text_bytes(),
             naive_offset,
+            aliases: Default::default(),
         },
         batch_size: 128,
         actor: caller.actor(),

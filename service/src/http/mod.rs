@@ -11,6 +11,7 @@
 mod admin;
 mod appeals;
 pub mod auth;
+mod categories;
 pub mod config;
 pub mod error;
 mod health;
@@ -97,13 +98,30 @@ pub fn app(state: AppState) -> Router {
         .merge(health::routes())
         .merge(appeals::routes())
         .merge(admin::routes())
+        .merge(categories::routes())
         .merge(import::routes())
         .merge(open311::routes())
         .merge(review::routes())
         .merge(openapi::routes())
+        .fallback(unknown_path)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), access_log))
         .with_state(state)
+}
+
+/// Every path outside the API answers a JSON 404 like every other error.
+async fn unknown_path() -> error::ApiError {
+    error::ApiError::not_found("no such path")
+}
+
+/// A known path with another method answers a JSON 405.
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this path does not take that method",
+    )
 }
 
 /// Logs and counts each request under its route template, never its content.

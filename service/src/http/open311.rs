@@ -1,8 +1,12 @@
 //! Open311 GeoReport v2 (<https://wiki.open311.org/GeoReport_v2>).
 //!
-//! Departments are the services; a posted request is an appeal (channel
-//! `open311`) routed like any other, and `agency_responsible` is the routed
-//! department. Every endpoint answers `.json` or `.xml`; errors are Open311's
+//! The services a citizen picks from are the tenant's **categories** (its
+//! category catalogue, `/v1/categories`, seeded from the categories in its
+//! history): `service_code` becomes the appeal's category, routing reads it
+//! as evidence, and `agency_responsible` is the routed department. A tenant
+//! without a category catalogue offers its departments as services, as
+//! before (then the posted appeal carries no category). A posted request is
+//! an appeal (channel `open311`) routed like any other. Every endpoint answers `.json` or `.xml`; errors are Open311's
 //! list of `{code, description}`. The `api_key` form or query field is an API
 //! key of this service; it selects the tenant. The service list and service
 //! definitions are public in GeoReport, so they also accept `jurisdiction_id`
@@ -141,24 +145,93 @@ fn xml_escape(t: &str) -> String {
 
 /// The department's display name in the preferred language.
 fn name_of(d: &Department, locale: Option<&str>) -> String {
-    locale
-        .and_then(|l| d.names.get(l.split(['-', '_']).next().unwrap_or(l)))
-        .or_else(|| d.names.get("en"))
-        .or_else(|| d.names.get("uk"))
-        .or_else(|| d.names.values().next())
-        .cloned()
-        .unwrap_or_else(|| d.code.clone())
+    localised(&d.names, locale, &d.code)
 }
 
-fn service_json(d: &Department, locale: Option<&str>) -> Value {
+/// One service a citizen can pick.
+struct Service {
+    code: String,
+    name: String,
+    description: String,
+    keywords: String,
+    group: String,
+    /// The category a request for it carries (empty: none).
+    category: Vec<String>,
+}
+
+/// A name in the preferred language, else English, Ukrainian, any, `fallback`.
+fn localised(
+    names: &std::collections::BTreeMap<String, String>,
+    locale: Option<&str>,
+    fallback: &str,
+) -> String {
+    locale
+        .and_then(|l| names.get(l.split(['-', '_']).next().unwrap_or(l)))
+        .or_else(|| names.get("en"))
+        .or_else(|| names.get("uk"))
+        .or_else(|| names.values().next())
+        .cloned()
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+/// The tenant's active categories as services; without a category
+/// catalogue, its active departments (as before categories existed).
+async fn services(
+    state: &AppState,
+    tenant: &str,
+    locale: Option<&str>,
+    fmt: Fmt,
+) -> Result<Vec<Service>, O311Error> {
+    let categories = state
+        .record
+        .categories(tenant)
+        .await
+        .map_err(|e| O311Error::from_api(e.into(), fmt))?;
+    if !categories.is_empty() {
+        return Ok(categories
+            .into_iter()
+            .filter(|c| c.active)
+            .map(|c| {
+                let last = c.path.last().cloned().unwrap_or_default();
+                Service {
+                    name: localised(&c.names, locale, &last),
+                    description: c.path.join(" / "),
+                    keywords: String::new(),
+                    group: if c.path.len() > 1 {
+                        c.path[0].clone()
+                    } else {
+                        String::new()
+                    },
+                    code: c.code,
+                    category: c.path,
+                }
+            })
+            .collect());
+    }
+    Ok(departments(state, tenant, fmt)
+        .await?
+        .iter()
+        .filter(|d| d.active)
+        .map(|d| Service {
+            code: d.code.clone(),
+            name: name_of(d, locale),
+            description: d.description.clone(),
+            keywords: d.areas.join(","),
+            group: String::new(),
+            category: Vec::new(),
+        })
+        .collect())
+}
+
+fn service_json(s: &Service) -> Value {
     json!({
-        "service_code": d.code,
-        "service_name": name_of(d, locale),
-        "description": d.description,
+        "service_code": s.code,
+        "service_name": s.name,
+        "description": s.description,
         "metadata": false,
         "type": "realtime",
-        "keywords": d.areas.join(","),
-        "group": "",
+        "keywords": s.keywords,
+        "group": s.group,
     })
 }
 
@@ -219,11 +292,10 @@ async fn get_root(
         "services" => {
             let tenant = tenant_of(&state, &q, true, fmt).await?;
             let locale = q.get("locale").map(String::as_str);
-            let items: Vec<Value> = departments(&state, &tenant, fmt)
+            let items: Vec<Value> = services(&state, &tenant, locale, fmt)
                 .await?
                 .iter()
-                .filter(|d| d.active)
-                .map(|d| service_json(d, locale))
+                .map(service_json)
                 .collect();
             Ok(render(fmt, "services", "service", &items))
         }
@@ -244,8 +316,8 @@ async fn get_service(
 ) -> O311Result {
     let (code, fmt) = split_file(&file)?;
     let tenant = tenant_of(&state, &q, true, fmt).await?;
-    let deps = departments(&state, &tenant, fmt).await?;
-    if !deps.iter().any(|d| d.code == code && d.active) {
+    let offered = services(&state, &tenant, None, fmt).await?;
+    if !offered.iter().any(|s| s.code == code) {
         return Err(O311Error::new(
             StatusCode::NOT_FOUND,
             "service_code not found",
@@ -312,14 +384,17 @@ async fn post_request(
             fmt,
         ));
     }
-    let deps = departments(&state, &tenant, fmt).await?;
-    if !deps.iter().any(|d| d.code == service_code && d.active) {
+    let Some(service) = services(&state, &tenant, None, fmt)
+        .await?
+        .into_iter()
+        .find(|s| s.code == service_code)
+    else {
         return Err(O311Error::new(
             StatusCode::NOT_FOUND,
             "service_code not found",
             fmt,
         ));
-    }
+    };
     let text = q.get("description").map(|s| s.trim()).unwrap_or("");
     if text.is_empty() {
         return Err(O311Error::new(
@@ -351,6 +426,7 @@ async fn post_request(
         channel: Some("open311".into()),
         applicant_category: None,
         received_at: None,
+        category: service.category,
     };
     let s = state
         .engine
@@ -421,8 +497,18 @@ fn request_json(v: &AppealView, deps: &[Department]) -> Value {
     m.insert("service_request_id".into(), json!(a.id.to_string()));
     m.insert("status".into(), json!(status));
     m.insert("status_notes".into(), json!(notes));
-    m.insert("service_name".into(), json!(agency.clone()));
-    m.insert("service_code".into(), json!(dep));
+    // The service is the appeal's category when it has one (the catalogue's
+    // code for its path), else the department as before categories existed.
+    if a.data.category.is_empty() {
+        m.insert("service_name".into(), json!(agency.clone()));
+        m.insert("service_code".into(), json!(dep));
+    } else {
+        m.insert("service_name".into(), json!(a.data.category.last()));
+        m.insert(
+            "service_code".into(),
+            json!(crate::record::code_of(&a.data.category)),
+        );
+    }
     m.insert("description".into(), json!(a.data.text));
     m.insert("agency_responsible".into(), json!(agency));
     m.insert(

@@ -66,6 +66,14 @@ pub struct SubmitRequest {
     pub applicant_category: Option<String>,
     /// When the authority received it, unix ms; default now.
     pub received_at: Option<i64>,
+    /// The category the citizen picked on the portal, general to specific:
+    /// an array of at most 4 strings of at most 200 characters, or one string.
+    #[serde(
+        default,
+        deserialize_with = "triage_domain::category::deserialize_path"
+    )]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub category: Vec<String>,
 }
 
 impl From<SubmitRequest> for NewAppeal {
@@ -77,6 +85,7 @@ impl From<SubmitRequest> for NewAppeal {
             channel: r.channel,
             applicant_category: r.applicant_category,
             received_at: r.received_at,
+            category: r.category,
         }
     }
 }
@@ -119,8 +128,10 @@ pub struct PreviewResponse {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// The appeals.
-    pub appeals: Vec<SubmitRequest>,
+    /// The appeals: each is read on its own, so one malformed item gets its
+    /// own error and the others are still stored and answered.
+    #[schema(value_type = Vec<SubmitRequest>)]
+    pub appeals: Vec<serde_json::Value>,
 }
 
 /// One item of a batch answer: the submission or why it failed.
@@ -190,6 +201,8 @@ pub struct AppealDto {
     pub channel: Option<String>,
     /// Applicant category.
     pub applicant_category: Option<String>,
+    /// The portal's category, general to specific (empty: none).
+    pub category: Vec<String>,
     /// Received at, unix ms.
     pub received_at: i64,
     /// Earliest statutory deadline (ISO date), if any.
@@ -229,6 +242,7 @@ impl From<AppealView> for AppealDto {
             place: PlaceDto::from(&a.data.place),
             channel: a.data.channel,
             applicant_category: a.data.applicant_category,
+            category: a.data.category,
             received_at: a.data.received_at,
             deadline,
             reroute_reason,

@@ -21,6 +21,8 @@ pub struct MappingOptions {
     pub max_text_bytes: usize,
     /// Offset of dates written without one (the portal exports local time).
     pub naive_offset: FixedOffset,
+    /// Spellings of departments mapped to one department (`--department-aliases`).
+    pub aliases: triage_domain::aliases::Aliases,
 }
 
 impl MappingOptions {
@@ -30,6 +32,7 @@ impl MappingOptions {
             tenant: tenant.into(),
             max_text_bytes,
             naive_offset: FixedOffset::east_opt(0).expect("zero offset is valid"),
+            aliases: Default::default(),
         }
     }
 }
@@ -84,6 +87,19 @@ fn coordinate(row: &RawRow, field: Field, max: f64) -> Result<Option<f64>, Rejec
     }
 }
 
+/// The category path of a row: its category columns' values, general to
+/// specific, up to the first empty one.
+fn category(row: &RawRow) -> Result<Vec<String>, RejectReason> {
+    let path: Vec<String> = Field::CATEGORY
+        .iter()
+        .map_while(|f| non_empty(row.get(*f)))
+        .map(|l| triage_domain::category::truncate_level(&triage_domain::text::normalise(&l).text))
+        .collect();
+    triage_domain::category::validate(&path)
+        .map_err(|e| RejectReason::BadCategory(e.to_string()))?;
+    Ok(path)
+}
+
 /// The appeal a row describes, or why it cannot be one. Status is `imported`
 /// unless a status column says otherwise.
 pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectReason> {
@@ -94,11 +110,14 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
             limit: MAX_ID_BYTES,
         });
     }
-    let text = row.get(Field::Text).unwrap_or("");
+    let text = triage_domain::text::normalise(row.get(Field::Text).unwrap_or("")).text;
     if text.trim().is_empty() {
         return Err(RejectReason::MissingText);
     }
-    let redacted = prepare_text(text);
+    if !triage_domain::text::has_letter_or_digit(&text) {
+        return Err(RejectReason::NoContent);
+    }
+    let redacted = prepare_text(&text);
     let longest = text.len().max(redacted.len());
     if longest > o.max_text_bytes {
         return Err(RejectReason::TextTooLarge {
@@ -113,10 +132,11 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
         None => AppealStatus::Imported,
         Some(s) => AppealStatus::from_str(&s).map_err(|_| RejectReason::BadStatus(s))?,
     };
+    let category = category(row)?;
     Ok(AppealData {
         tenant_id: o.tenant.clone(),
         external_id: Some(id),
-        text: text.to_string(),
+        text,
         redacted_text: redacted,
         language: None,
         place: Place {
@@ -128,9 +148,11 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
         },
         channel: None,
         applicant_category: None,
+        category,
         received_at,
         status,
-        department: non_empty(row.get(Field::Department)),
+        department: non_empty(row.get(Field::Department))
+            .map(|d| o.aliases.resolve(&d).to_string()),
     })
 }
 
@@ -143,11 +165,12 @@ mod tests {
             tenant: "spb".into(),
             max_text_bytes: 100,
             naive_offset: FixedOffset::east_opt(3 * 3600).unwrap(),
+            aliases: Default::default(),
         }
     }
 
     fn row(pairs: &[(Field, &str)]) -> RawRow {
-        let mut values: [Option<String>; 9] = Default::default();
+        let mut values: [Option<String>; super::reader::FIELDS] = Default::default();
         for (f, v) in pairs {
             values[f.index()] = Some(v.to_string());
         }
@@ -176,6 +199,52 @@ mod tests {
         );
         assert_eq!(parse_date("18.10.2020", msk), None);
         assert_eq!(parse_date("2020-13-01", msk), None);
+    }
+
+    #[test]
+    fn aliases_categories_and_control_characters_are_read_at_the_door() {
+        let mut o = opts();
+        o.aliases =
+            triage_domain::aliases::Aliases::parse("КП ШЕУ,Комунальне підприємство ШЕУ").unwrap();
+        let a = to_appeal(
+            &row(&[
+                (Field::Id, "Ш-1"),
+                (Field::Text, "Яма\u{0}\u{12} біля дому"),
+                (Field::Date, "2015-03-01"),
+                (Field::Department, "КП ШЕУ"),
+                (Field::Category1, "Дороги"),
+                (Field::Category2, "Ями"),
+            ]),
+            &o,
+        )
+        .unwrap();
+        assert_eq!(a.department.as_deref(), Some("Комунальне підприємство ШЕУ"));
+        assert_eq!(a.category, ["Дороги", "Ями"]);
+        assert_eq!(
+            a.text, "Яма біля дому",
+            "control characters dropped, not refused"
+        );
+        // Nothing to read once they are gone: refused with its own code.
+        let e = to_appeal(
+            &row(&[
+                (Field::Id, "2"),
+                (Field::Text, "\u{1}\u{2}"),
+                (Field::Date, "2015-03-01"),
+            ]),
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "missing_text");
+        let e = to_appeal(
+            &row(&[
+                (Field::Id, "3"),
+                (Field::Text, "\u{200b}\u{200b}"),
+                (Field::Date, "2015-03-01"),
+            ]),
+            &o,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "no_content");
     }
 
     #[test]

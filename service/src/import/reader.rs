@@ -34,11 +34,22 @@ pub enum Field {
     Department,
     /// Our appeal status (optional override of `imported`).
     Status,
+    /// First (most general) level of the portal's category.
+    Category1,
+    /// Second level of the category.
+    Category2,
+    /// Third level of the category.
+    Category3,
+    /// Fourth (most specific) level of the category.
+    Category4,
 }
+
+/// Number of logical fields.
+pub const FIELDS: usize = 13;
 
 impl Field {
     /// Every field, in the order of [`RawRow::values`].
-    pub const ALL: [Field; 9] = [
+    pub const ALL: [Field; FIELDS] = [
         Field::Id,
         Field::Text,
         Field::Date,
@@ -48,6 +59,18 @@ impl Field {
         Field::Lon,
         Field::Department,
         Field::Status,
+        Field::Category1,
+        Field::Category2,
+        Field::Category3,
+        Field::Category4,
+    ];
+
+    /// The category levels, general to specific.
+    pub const CATEGORY: [Field; 4] = [
+        Field::Category1,
+        Field::Category2,
+        Field::Category3,
+        Field::Category4,
     ];
 
     /// Position in [`RawRow::values`].
@@ -73,6 +96,9 @@ impl Field {
             Field::Lon => "--lon-col",
             Field::Department => "--department-col",
             Field::Status => "--status-col",
+            Field::Category1 | Field::Category2 | Field::Category3 | Field::Category4 => {
+                "--category-cols"
+            }
         }
     }
 }
@@ -80,7 +106,7 @@ impl Field {
 /// Source column name of each logical field (`None`: not imported).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnMap {
-    names: [Option<String>; 9],
+    names: [Option<String>; FIELDS],
 }
 
 impl Default for ColumnMap {
@@ -117,6 +143,14 @@ impl ColumnMap {
     pub fn get(&self, field: Field) -> Option<&str> {
         self.names[field.index()].as_deref()
     }
+
+    /// Reads the category from these columns, general to specific (at most
+    /// four; an empty list reads none).
+    pub fn set_category(&mut self, columns: &[String]) {
+        for (i, field) in Field::CATEGORY.into_iter().enumerate() {
+            self.set(field, columns.get(i).cloned());
+        }
+    }
 }
 
 /// Bounds on what one record may hold.
@@ -146,7 +180,7 @@ pub struct RawRow {
     /// Line of the file where the row starts (1-based).
     pub line: u64,
     /// Values in [`Field::ALL`] order.
-    pub values: [Option<String>; 9],
+    pub values: [Option<String>; FIELDS],
 }
 
 impl RawRow {
@@ -325,7 +359,7 @@ pub struct CsvSource<R> {
     ends: Vec<usize>,
     header_len: usize,
     /// Header position of each logical field's column.
-    positions: [Option<usize>; 9],
+    positions: [Option<usize>; FIELDS],
     absent: Vec<String>,
     row: u64,
     /// Line where the last record read starts.
@@ -343,7 +377,7 @@ impl<R: Read> CsvSource<R> {
             record: Vec::new(),
             ends: Vec::new(),
             header_len: 0,
-            positions: [None; 9],
+            positions: [None; FIELDS],
             absent: Vec::new(),
             row: 0,
             record_line: 1,
@@ -513,7 +547,7 @@ impl<R: Read> RowSource for CsvSource<R> {
                 want: self.header_len,
             }),
             CsvRecord::Fields => {
-                let mut values: [Option<String>; 9] = Default::default();
+                let mut values: [Option<String>; FIELDS] = Default::default();
                 for field in Field::ALL {
                     let Some(p) = self.positions[field.index()] else {
                         continue;
@@ -622,13 +656,13 @@ impl<R: Read> JsonlSource<R> {
         Ok(Some(Ok(())))
     }
 
-    fn parse(&self) -> Result<[Option<String>; 9], RowError> {
+    fn parse(&self) -> Result<[Option<String>; FIELDS], RowError> {
         let text = std::str::from_utf8(&self.line_buf).map_err(|_| RowError::InvalidUtf8 {
             column: "(line)".into(),
         })?;
         let obj: HashMap<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|e| RowError::Json(e.to_string()))?;
-        let mut values: [Option<String>; 9] = Default::default();
+        let mut values: [Option<String>; FIELDS] = Default::default();
         for (field, key) in &self.keys {
             values[field.index()] = match obj.get(key) {
                 None | Some(serde_json::Value::Null) => None,

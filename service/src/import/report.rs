@@ -23,6 +23,12 @@ pub enum RejectReason {
     },
     /// Empty or whitespace-only text.
     MissingText,
+    /// A text with no letter or digit once control characters are dropped
+    /// (nothing to route on).
+    NoContent,
+    /// A category path that is not valid (too many levels, an empty or
+    /// overlong level).
+    BadCategory(String),
     /// Text over the configured `max_text_bytes`.
     TextTooLarge {
         /// Its length in bytes.
@@ -67,6 +73,8 @@ impl RejectReason {
             Self::MissingId => "missing_id",
             Self::IdTooLong { .. } => "id_too_long",
             Self::MissingText => "missing_text",
+            Self::NoContent => "no_content",
+            Self::BadCategory(_) => "bad_category",
             Self::TextTooLarge { .. } => "text_too_large",
             Self::MissingDate => "missing_date",
             Self::BadDate(_) => "bad_date",
@@ -85,6 +93,8 @@ impl std::fmt::Display for RejectReason {
             Self::MissingId => f.write_str("missing id"),
             Self::IdTooLong { bytes, limit } => write!(f, "id of {bytes} bytes exceeds {limit}"),
             Self::MissingText => f.write_str("missing text"),
+            Self::NoContent => f.write_str("text has no letter or digit"),
+            Self::BadCategory(e) => f.write_str(e),
             Self::TextTooLarge { bytes, limit } => {
                 write!(f, "text of {bytes} bytes exceeds the {limit}-byte limit")
             }

@@ -23,6 +23,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0003_appeal_places.sql"),
         include_str!("migrations/postgres/0003_appeal_places.sql"),
     ),
+    (
+        4,
+        include_str!("migrations/sqlite/0004_appeal_category.sql"),
+        include_str!("migrations/postgres/0004_appeal_category.sql"),
+    ),
+    (
+        5,
+        include_str!("migrations/sqlite/0005_categories.sql"),
+        include_str!("migrations/postgres/0005_categories.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

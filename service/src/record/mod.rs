@@ -10,6 +10,7 @@
 //! one transaction, so an acknowledged appeal always has a pending index write;
 //! the outbox is replayed on start until the index has caught up.
 
+mod categories;
 mod keys;
 mod migrate;
 mod types;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+pub use categories::{code_of, Category};
 pub use keys::{ApiKey, KeyRole, KEY_PREFIX};
 pub use types::*;
 pub use workflow::{AppealQuery, DecisionRow, SuggestionBody};
@@ -326,8 +328,8 @@ impl Record {
         let row = sqlx::query(
             "INSERT INTO appeals (tenant_id, external_id, text, redacted_text, language, district, \
              municipality, lat, lon, address, channel, applicant_category, received_at, status, \
-             department, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) \
+             department, category, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
              RETURNING id",
         )
         .bind(&a.tenant_id)
@@ -345,6 +347,7 @@ impl Record {
         .bind(a.received_at)
         .bind(a.status.as_str())
         .bind(&a.department)
+        .bind(category_to_sql(&a.category))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -470,7 +473,7 @@ fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
 
 const APPEAL_SELECT: &str = "SELECT id, tenant_id, external_id, text, redacted_text, language, \
     district, municipality, lat, lon, address, channel, applicant_category, received_at, status, \
-    department FROM appeals";
+    department, category FROM appeals";
 
 fn appeal_from_row(r: &AnyRow) -> Result<Appeal> {
     Ok(Appeal {
@@ -490,6 +493,7 @@ fn appeal_from_row(r: &AnyRow) -> Result<Appeal> {
             },
             channel: r.try_get("channel")?,
             applicant_category: r.try_get("applicant_category")?,
+            category: category_from_sql(r.try_get("category")?)?,
             received_at: r.try_get("received_at")?,
             status: AppealStatus::from_str(r.try_get::<String, _>("status")?.as_str()).map_err(
                 |reason| RecordError::Corrupt {
@@ -523,6 +527,22 @@ async fn append_audit(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A category path as stored: a JSON array of levels, NULL for none.
+fn category_to_sql(path: &[String]) -> Option<String> {
+    (!path.is_empty()).then(|| json(&path))
+}
+
+/// A stored category path back.
+fn category_from_sql(s: Option<String>) -> Result<Vec<String>> {
+    match s {
+        None => Ok(Vec::new()),
+        Some(s) => serde_json::from_str(&s).map_err(|e| RecordError::Corrupt {
+            column: "appeals.category",
+            reason: e.to_string(),
+        }),
+    }
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

@@ -107,6 +107,9 @@ pub struct AppealData {
     pub channel: Option<String>,
     /// Applicant category (e.g. privileged by law).
     pub applicant_category: Option<String>,
+    /// The portal's category, general to specific (empty: none).
+    #[serde(default)]
+    pub category: Vec<String>,
     /// When the authority received it, unix ms.
     pub received_at: i64,
     /// Status.
@@ -157,4 +160,30 @@ pub struct AuditEntry {
     pub detail: String,
     /// When, unix ms.
     pub at: i64,
+}
+
+/// Confirmed cases of a tenant with one (department, district, category).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseCount {
+    /// Department.
+    pub department: String,
+    /// District, when given.
+    pub district: Option<String>,
+    /// The portal's category (empty: none).
+    pub category: Vec<String>,
+    /// Cases.
+    pub n: i64,
+}
+
+/// A confirmed case near a point (see `Record::nearby_confirmed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearbyCase {
+    /// Appeal id.
+    pub id: i64,
+    /// Its department.
+    pub department: String,
+    /// Received at, unix ms.
+    pub received_at: i64,
+    /// The portal's category (empty: none).
+    pub category: Vec<String>,
 }

@@ -6,8 +6,8 @@
 use sqlx::Row;
 
 use super::{
-    appeal_from_row, append_audit, now_ms, Appeal, AppealStatus, Record, RecordError, Result,
-    APPEAL_SELECT,
+    appeal_from_row, append_audit, now_ms, Appeal, AppealStatus, CaseCount, NearbyCase, Record,
+    RecordError, Result, APPEAL_SELECT,
 };
 
 /// Stored routing model versions kept per tenant.
@@ -106,6 +106,8 @@ pub struct AppealQuery {
     pub after_id: Option<i64>,
     /// Page size.
     pub limit: i64,
+    /// Only appeals whose category path starts with these levels (empty: any).
+    pub category: Vec<String>,
 }
 
 impl Record {
@@ -313,6 +315,24 @@ impl Record {
         if q.after_id.is_some() {
             next(&mut sql, " AND id > ?");
         }
+        // The path is stored as a JSON array: a prefix of levels matches the
+        // array itself or the array continued by a comma.
+        let category = (!q.category.is_empty()).then(|| {
+            let exact = super::category_to_sql(&q.category).unwrap_or_default();
+            let open = &exact[..exact.len() - 1];
+            let escaped: String = open
+                .chars()
+                .flat_map(|c| match c {
+                    '\\' | '%' | '_' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            (exact.clone(), format!("{escaped},%"))
+        });
+        if category.is_some() {
+            next(&mut sql, " AND (category = ?");
+            next(&mut sql, " OR category LIKE ? ESCAPE '\\')");
+        }
         next(&mut sql, " ORDER BY id LIMIT ?");
         let mut query = sqlx::query(&sql).bind(tenant);
         if let Some(s) = q.status {
@@ -326,6 +346,9 @@ impl Record {
         }
         if let Some(a) = q.after_id {
             query = query.bind(a);
+        }
+        if let Some((exact, prefix)) = category {
+            query = query.bind(exact).bind(prefix);
         }
         let rows = query
             .bind(q.limit.clamp(1, 1000))
@@ -349,24 +372,26 @@ impl Record {
 }
 
 impl Record {
-    /// Confirmed cases per (department, district) of a tenant: what routing
-    /// learns the departments' areas from, without reading any vector.
-    pub async fn area_counts(&self, tenant: &str) -> Result<Vec<(String, Option<String>, i64)>> {
+    /// Confirmed cases per (department, district, category) of a tenant: what
+    /// routing learns the departments' areas and categories from, without
+    /// reading any vector.
+    pub async fn area_counts(&self, tenant: &str) -> Result<Vec<CaseCount>> {
         let rows = sqlx::query(
-            "SELECT department, district, COUNT(*) AS n FROM appeals \
+            "SELECT department, district, category, COUNT(*) AS n FROM appeals \
              WHERE tenant_id = $1 AND status IN ('imported', 'decided') \
-             AND department IS NOT NULL GROUP BY department, district",
+             AND department IS NOT NULL GROUP BY department, district, category",
         )
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("department")?,
-                    r.try_get("district")?,
-                    r.try_get("n")?,
-                ))
+                Ok(CaseCount {
+                    department: r.try_get("department")?,
+                    district: r.try_get("district")?,
+                    category: super::category_from_sql(r.try_get("category")?)?,
+                    n: r.try_get("n")?,
+                })
             })
             .collect()
     }
@@ -408,7 +433,7 @@ impl Record {
 
     /// Confirmed (imported or decided) appeals of a tenant within `radius_m`
     /// metres of a point, received before `before` when given, newest first,
-    /// at most `limit`: `(id, department, received_at)`.
+    /// at most `limit`.
     pub async fn nearby_confirmed(
         &self,
         tenant: &str,
@@ -417,12 +442,12 @@ impl Record {
         radius_m: f64,
         before: Option<i64>,
         limit: usize,
-    ) -> Result<Vec<(i64, String, i64)>> {
+    ) -> Result<Vec<NearbyCase>> {
         const METRES_PER_DEGREE: f64 = 111_320.0;
         let dlat = radius_m / METRES_PER_DEGREE;
         let dlon = radius_m / (METRES_PER_DEGREE * lat.to_radians().cos().abs().max(1e-6));
         let rows = sqlx::query(
-            "SELECT id, department, received_at, lat, lon FROM appeals \
+            "SELECT id, department, received_at, lat, lon, category FROM appeals \
              WHERE tenant_id = $1 AND lat BETWEEN $2 AND $3 AND lon BETWEEN $4 AND $5 \
              AND status IN ('imported', 'decided') AND department IS NOT NULL \
              AND received_at < $6 ORDER BY received_at DESC LIMIT $7",
@@ -444,11 +469,12 @@ impl Record {
             let dy = (plat - lat) * METRES_PER_DEGREE;
             let dx = (plon - lon) * METRES_PER_DEGREE * lat.to_radians().cos();
             if dx * dx + dy * dy <= radius_m * radius_m {
-                out.push((
-                    r.try_get("id")?,
-                    r.try_get("department")?,
-                    r.try_get("received_at")?,
-                ));
+                out.push(NearbyCase {
+                    id: r.try_get("id")?,
+                    department: r.try_get("department")?,
+                    received_at: r.try_get("received_at")?,
+                    category: super::category_from_sql(r.try_get("category")?)?,
+                });
             }
         }
         Ok(out)

@@ -136,6 +136,8 @@ pub struct LexicalPlace<'a> {
     /// Municipality (keyed together with the district: two districts may
     /// number their municipalities alike).
     pub municipality: Option<&'a str>,
+    /// The portal's category path, general to specific (empty: none).
+    pub category: &'a [String],
 }
 
 impl<'a> LexicalPlace<'a> {
@@ -143,7 +145,7 @@ impl<'a> LexicalPlace<'a> {
     pub fn district(district: Option<&'a str>) -> Self {
         Self {
             district,
-            municipality: None,
+            ..Self::default()
         }
     }
 
@@ -155,13 +157,37 @@ impl<'a> LexicalPlace<'a> {
         self.municipality.filter(|m| !m.is_empty())
     }
 
-    /// The one-hot buckets of the place: district, and municipality.
+    /// The category's levels as keyed: trimmed and lower-cased, each level
+    /// with its parents (two parents may have a child of the same name).
+    fn category_prefixes(&self) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.category.len());
+        let mut prefix = String::new();
+        for level in self.category {
+            if !prefix.is_empty() {
+                prefix.push('\u{1f}');
+            }
+            prefix.push_str(&super::category::normalise(level));
+            out.push(prefix.clone());
+        }
+        out
+    }
+
+    /// The one-hot buckets of the place and category: district,
+    /// municipality, each level of the category path, and the deepest level
+    /// crossed with the district (the department of a category differs by
+    /// district: housing agencies).
     fn buckets(&self) -> impl Iterator<Item = u32> + '_ {
         let d = self.district_name();
         let m = self.municipality_name();
+        let prefixes = self.category_prefixes();
+        let crossing = d
+            .zip(prefixes.last())
+            .map(|(d, leaf)| bucket(9, &[leaf, d]));
         d.map(|d| bucket(4, &[d]))
             .into_iter()
             .chain(m.map(|m| bucket(6, &[d.unwrap_or(""), m])))
+            .chain(prefixes.into_iter().map(|p| bucket(8, &[&p])))
+            .chain(crossing)
     }
 }
 
@@ -509,6 +535,36 @@ mod tests {
     }
 
     #[test]
+    fn the_category_and_its_district_crossing_are_learned() {
+        // The same words; the portal's category decides, and within one
+        // category the district names the body.
+        let roads = ["Благоустройство".to_string(), "Дороги".to_string()];
+        let yards = ["Благоустройство".to_string(), "Дворы".to_string()];
+        fn at<'a>(category: &'a [String], d: &'a str) -> LexicalPlace<'a> {
+            LexicalPlace {
+                district: Some(d),
+                category,
+                ..LexicalPlace::default()
+            }
+        }
+        let mut cases = Vec::new();
+        for i in 0..8 {
+            let text = format!("грязно и ямы номер {i}");
+            cases.push((text.clone(), at(&roads, "A"), 0));
+            cases.push((text.clone(), at(&roads, "B"), 0));
+            cases.push((text.clone(), at(&yards, "A"), 1));
+            cases.push((text, at(&yards, "B"), 0));
+        }
+        let head = fit_local_bodies(&cases);
+        let p = |category: &[String], d: &str| {
+            head.predict(&head.features("грязно и ямы", at(category, d)))
+        };
+        assert!(p(&roads, "A")[0] > 0.7, "{:?}", p(&roads, "A"));
+        assert!(p(&yards, "A")[1] > 0.7, "{:?}", p(&yards, "A"));
+        assert!(p(&yards, "B")[0] > 0.7, "{:?}", p(&yards, "B"));
+    }
+
+    #[test]
     fn the_municipality_tells_apart_what_the_district_cannot() {
         // One district, two municipalities: the same complaint goes to the
         // administration in one and to the agency in the other.
@@ -518,6 +574,7 @@ mod tests {
                 let place = LexicalPlace {
                     district: Some("A"),
                     municipality: Some(m),
+                    ..LexicalPlace::default()
                 };
                 cases.push((format!("надписи на стене дома номер {i}"), place, class));
             }
@@ -527,6 +584,7 @@ mod tests {
             let place = LexicalPlace {
                 district: Some("A"),
                 municipality: m,
+                ..LexicalPlace::default()
             };
             head.predict(&head.features("надписи на стене", place))
         };

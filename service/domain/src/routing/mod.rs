@@ -13,6 +13,8 @@
 //! - [`roles`]: families of local departments doing the same job in different
 //!   districts (one housing agency per district), so competence is learned
 //!   from the whole city's cases and the district names the member;
+//! - [`category`]: the category the citizen picked on the portal, with
+//!   back-off from the sub-category to its parent;
 //! - descriptions: similarity to each department's description, for the cold
 //!   start before any history exists.
 //!
@@ -22,20 +24,22 @@
 
 pub mod areas;
 pub mod calibration;
+pub mod category;
 pub mod head;
 pub mod knn;
 pub mod lexical;
 pub mod roles;
 mod scorer;
+pub mod signals;
 pub mod weights;
 
 pub use areas::AreaStats;
 pub use calibration::{Calibration, ConformalSet};
+pub use category::{CategoryEstimate, CategoryStats};
 pub use head::{HeadFitOptions, SoftmaxHead};
 pub use knn::Neighbour;
 pub use lexical::{LexicalFitOptions, LexicalHead, LexicalPlace, SparseVec};
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
-pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer};
-pub use weights::{
-    LearnedWeights, SignalKind, SignalWeights, TextLength, WeightCase, WeightFitOptions, SIGNALS,
-};
+pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer, SignalProbs};
+pub use signals::{SignalKind, SignalWeights, SIGNALS};
+pub use weights::{LearnedWeights, TextLength, WeightCase, WeightFitOptions};

@@ -1,16 +1,23 @@
 //! Combines the routing signals into one score per candidate department.
+//!
+//! Each signal term gives a probability per candidate; the score is the
+//! weighted sum of their logs (a product of experts) plus an unweighted
+//! offset (jurisdiction penalty, cold-start descriptions). One function per
+//! term below, so a new signal is one more term and one more
+//! [`SignalKind`] row.
 
 use std::collections::{BTreeSet, HashMap};
 
 use super::areas::AreaStats;
+use super::category::CategoryStats;
 use super::head::SoftmaxHead;
 use super::knn::{self, Neighbour};
 use super::lexical::{LexicalHead, SparseVec};
 use super::roles::Roles;
-use super::weights::{SignalKind, SignalWeights, SIGNALS};
+use super::signals::{SignalKind, SignalWeights, SIGNALS};
 
-/// Tunable weights of the routing signals. Defaults were chosen on a time split
-/// of St Petersburg history (see docs/routing.md) and are per-tenant config.
+/// Tunable parameters of the routing signals. Defaults were chosen on a time
+/// split of St Petersburg history (see docs/routing.md) and are per-tenant config.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoutingParams {
     /// Neighbours retrieved per appeal.
@@ -19,31 +26,14 @@ pub struct RoutingParams {
     pub knn_temperature: f64,
     /// Pseudo-votes spread evenly over candidates, so one neighbour is not certainty.
     pub knn_smoothing: f64,
-    /// Weight of the neighbour votes.
-    pub w_knn: f64,
-    /// Weight of the votes of neighbours from the appeal's own district.
-    pub w_local: f64,
     /// Similarity at which a confirmed case is a near-duplicate of the appeal.
     pub near_similarity: f32,
-    /// Weight of near-duplicate imported cases from the same district (or
-    /// without one).
-    pub w_near: f64,
-    /// Weight of supervisors' decisions on near-duplicates from the same
-    /// district (or without one): a decision on a (nearly) identical appeal
-    /// is the strongest evidence there is, and must count for the very next
-    /// appeal even against the fitted models. Imported history has no
-    /// decisions, so until a tenant's held-out cases include some, this
-    /// weight keeps its configured share of the learned ones.
-    pub w_decided: f64,
-    /// Weight of the softmax head.
-    pub w_head: f64,
-    /// Weight of the lexical (character and word n-gram) model.
-    pub w_lex: f64,
-    /// Weight of the district/jurisdiction signal.
-    pub w_place: f64,
-    /// Weight of the votes of confirmed cases from the same spot (same
-    /// building or yard: within `geo_radius_m`, see the engine).
-    pub w_geo: f64,
+    /// Weight of each signal (see [`SignalKind`]). Supervisors' decisions on
+    /// near-duplicates weigh most: a decision on a (nearly) identical appeal
+    /// must count for the very next appeal even against the fitted models;
+    /// imported history has no decisions, so until a tenant's held-out cases
+    /// include some, that weight keeps its configured share of the learned ones.
+    pub weights: SignalWeights,
     /// Softness of the same-spot votes (similarity units).
     pub geo_temperature: f64,
     /// Pseudo-votes per candidate added to the same-spot votes: a few cases
@@ -53,6 +43,8 @@ pub struct RoutingParams {
     pub w_desc: f64,
     /// Pseudo-cases smoothing `P(district | department)`.
     pub area_strength: f64,
+    /// Pseudo-cases each category level borrows from the level above.
+    pub category_strength: f64,
     /// Softness of description similarities.
     pub desc_temperature: f64,
     /// Confirmed cases per department at which description similarity has half its weight.
@@ -65,19 +57,13 @@ impl Default for RoutingParams {
             knn_k: 40,
             knn_temperature: 0.02,
             knn_smoothing: 0.3,
-            w_knn: 1.5,
-            w_local: 0.5,
             near_similarity: 0.97,
-            w_near: 2.0,
-            w_decided: 4.0,
-            w_head: 1.0,
-            w_lex: 3.0,
-            w_place: 1.0,
-            w_geo: 1.5,
+            weights: SignalWeights::default(),
             geo_temperature: 0.05,
             geo_smoothing: 0.2,
             w_desc: 1.0,
             area_strength: 1.0,
+            category_strength: 2.0,
             desc_temperature: 0.05,
             cold_start_cases: 2.0,
         }
@@ -107,12 +93,16 @@ pub struct ScoreInput<'a> {
     pub local_neighbours: &'a [Neighbour],
     /// Confirmed cases from the same spot as the appeal (any order).
     pub place_neighbours: &'a [Neighbour],
+    /// Those of `place_neighbours` with the appeal's category.
+    pub place_category_neighbours: &'a [Neighbour],
     /// The fitted head and the appeal's embedding.
     pub head: Option<(&'a SoftmaxHead, &'a [f32])>,
     /// The fitted lexical model and the appeal's features.
     pub lexical: Option<(&'a LexicalHead, &'a SparseVec)>,
     /// The appeal's district, if given.
     pub district: Option<&'a str>,
+    /// The category statistics and the appeal's category path (empty: none).
+    pub category: Option<(&'a CategoryStats, &'a [String])>,
     /// The department catalogue.
     pub departments: &'a [DepartmentInfo],
     /// Learned areas.
@@ -128,24 +118,20 @@ pub struct ScoreInput<'a> {
 /// Per-signal probability of each candidate, for explanations.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SignalProbs {
-    /// From neighbour votes.
-    pub knn: Option<Vec<f64>>,
-    /// From the votes of neighbours in the same district.
-    pub local: Option<Vec<f64>>,
-    /// From the votes of cases at the same spot.
-    pub geo: Option<Vec<f64>>,
-    /// From near-duplicate imported cases.
-    pub near: Option<Vec<f64>>,
-    /// From supervisors' decisions on near-duplicates.
-    pub decisions: Option<Vec<f64>>,
-    /// From the head.
-    pub head: Option<Vec<f64>>,
-    /// From the lexical model.
-    pub lexical: Option<Vec<f64>>,
-    /// Place factor (relative likelihood of the district; 1 = neutral).
-    pub place: Option<Vec<f64>>,
-    /// From description similarity.
+    /// Per weighted signal (in [`SignalKind`] order): its probability of each
+    /// candidate, `None` when it said nothing.
+    pub by_signal: [Option<Vec<f64>>; SIGNALS],
+    /// From description similarity (an unweighted cold-start term).
     pub descriptions: Option<Vec<f64>>,
+    /// Category levels the history knew (0: the category said nothing).
+    pub category_levels: usize,
+}
+
+impl SignalProbs {
+    /// What one signal said.
+    pub fn get(&self, kind: SignalKind) -> Option<&Vec<f64>> {
+        self.by_signal[kind as usize].as_ref()
+    }
 }
 
 /// Combined scores over the candidates (uncalibrated log scale).
@@ -194,6 +180,12 @@ fn normalise(v: &mut [f64]) {
     if s > 0.0 {
         v.iter_mut().for_each(|x| *x /= s);
     }
+}
+
+/// The place signal of the candidates: each department's relative likelihood
+/// of the district (1 = neutral), or [`OUTSIDE_AREA`] outside its area.
+struct PlaceTerm {
+    factors: Vec<f64>,
 }
 
 impl Scorer {
@@ -258,15 +250,31 @@ impl Scorer {
     /// The same scorer with the signal weights replaced (learned weights of a
     /// tenant, see [`super::weights`]).
     pub fn with_weights(&self, weights: &SignalWeights) -> Self {
-        let mut params = self.params.clone();
-        weights.apply_to(&mut params);
-        Self { params }
+        Self {
+            params: RoutingParams {
+                weights: *weights,
+                ..self.params.clone()
+            },
+        }
     }
 
-    /// Scores every candidate: active catalogue departments plus any department
-    /// the history or the head knows, minus inactive ones.
-    pub fn score(&self, input: &ScoreInput<'_>) -> Scored {
-        let p = &self.params;
+    /// Neighbours from elsewhere, translated to the member of their family
+    /// that serves the appeal's district.
+    fn translated(input: &ScoreInput<'_>) -> Vec<Neighbour> {
+        let district = input.district.filter(|d| !d.is_empty());
+        input
+            .neighbours
+            .iter()
+            .map(|n| Neighbour {
+                department: input.roles.translate(&n.department, district).to_string(),
+                ..n.clone()
+            })
+            .collect()
+    }
+
+    /// The candidates: active catalogue departments plus any department the
+    /// history or the models know, minus inactive ones.
+    fn candidates(input: &ScoreInput<'_>, translated: &[Neighbour]) -> Vec<String> {
         let inactive: BTreeSet<&str> = input
             .departments
             .iter()
@@ -281,17 +289,6 @@ impl Scorer {
                 .filter(|d| d.active)
                 .map(|d| d.code.as_str()),
         );
-        let district = input.district.filter(|d| !d.is_empty());
-        // Neighbours from elsewhere, translated to the member of their family
-        // that serves the appeal's district.
-        let translated: Vec<Neighbour> = input
-            .neighbours
-            .iter()
-            .map(|n| Neighbour {
-                department: input.roles.translate(&n.department, district).to_string(),
-                ..n.clone()
-            })
-            .collect();
         set.extend(translated.iter().map(|n| n.department.as_str()));
         set.extend(input.neighbours.iter().map(|n| n.department.as_str()));
         set.extend(input.local_neighbours.iter().map(|n| n.department.as_str()));
@@ -312,30 +309,34 @@ impl Scorer {
                 set.extend(f.members.iter().map(|m| m.0.as_str()));
             }
         }
-        let candidates: Vec<String> = set
-            .into_iter()
+        set.into_iter()
             .filter(|c| !inactive.contains(c))
             .map(str::to_string)
-            .collect();
-        let n = candidates.len();
-        let mut features = vec![[0.0; SIGNALS]; n];
-        let mut offset = vec![0.0; n];
-        let mut signals = SignalProbs::default();
-        if n == 0 {
-            return Scored::default();
-        }
-        // Each signal's log probabilities go into its feature column.
-        let mut put = |signal: SignalKind, probs: &Option<Vec<f64>>| {
-            for (f, q) in features.iter_mut().zip(probs.iter().flatten()) {
-                f[signal as usize] = q.max(FLOOR).ln();
-            }
-        };
+            .collect()
+    }
 
+    /// The neighbour-vote signals: text neighbours, local ones, imported
+    /// near-duplicates, supervisors' decisions, and same-spot cases (any
+    /// category, and the appeal's own).
+    fn vote_terms(
+        &self,
+        input: &ScoreInput<'_>,
+        translated: &[Neighbour],
+        candidates: &[String],
+        probs: &mut [Option<Vec<f64>>; SIGNALS],
+    ) {
+        let p = &self.params;
+        let w = |k: SignalKind| p.weights.get(k);
+        let n = candidates.len();
         let knn = |w: f64| (w, p.knn_temperature, p.knn_smoothing / n as f64);
-        signals.knn = Self::vote_term(&translated, &candidates, knn(p.w_knn));
-        put(SignalKind::Knn, &signals.knn);
-        signals.local = Self::vote_term(input.local_neighbours, &candidates, knn(p.w_local));
-        put(SignalKind::Local, &signals.local);
+        let district = input.district.filter(|d| !d.is_empty());
+        probs[SignalKind::Knn as usize] =
+            Self::vote_term(translated, candidates, knn(w(SignalKind::Knn)));
+        probs[SignalKind::Local as usize] = Self::vote_term(
+            input.local_neighbours,
+            candidates,
+            knn(w(SignalKind::Local)),
+        );
         // A decision on a near-identical appeal from another district says
         // nothing about which district's agency serves this one.
         let same_place = |n: &&Neighbour| match (district, n.district.as_deref()) {
@@ -349,27 +350,24 @@ impl Scorer {
             .filter(same_place)
             .cloned()
             .partition(|n| n.decided);
-        signals.near = Self::vote_term(&near, &candidates, knn(p.w_near));
-        put(SignalKind::Near, &signals.near);
-        signals.decisions = Self::vote_term(&decided, &candidates, knn(p.w_decided));
-        put(SignalKind::Decisions, &signals.decisions);
-        let geo = (p.w_geo, p.geo_temperature, p.geo_smoothing);
-        signals.geo = Self::vote_term(input.place_neighbours, &candidates, geo);
-        put(SignalKind::Geo, &signals.geo);
+        probs[SignalKind::Near as usize] =
+            Self::vote_term(&near, candidates, knn(w(SignalKind::Near)));
+        probs[SignalKind::Decisions as usize] =
+            Self::vote_term(&decided, candidates, knn(w(SignalKind::Decisions)));
+        let geo = |w: f64| (w, p.geo_temperature, p.geo_smoothing);
+        probs[SignalKind::Geo as usize] =
+            Self::vote_term(input.place_neighbours, candidates, geo(w(SignalKind::Geo)));
+        probs[SignalKind::GeoCategory as usize] = Self::vote_term(
+            input.place_category_neighbours,
+            candidates,
+            geo(w(SignalKind::GeoCategory)),
+        );
+    }
 
-        if let Some((head, x)) = input.head {
-            let raw = head.predict(x);
-            signals.head = Some(Self::label_term(&raw, &head.classes, &candidates, input));
-            put(SignalKind::Head, &signals.head);
-        }
-        if let Some((lex, x)) = input.lexical {
-            let raw = lex.predict(x);
-            signals.lexical = Some(Self::label_term(&raw, &lex.classes, &candidates, input));
-            put(SignalKind::Lexical, &signals.lexical);
-        }
-
-        // A district nobody has seen (no confirmed case, no declared area) says
-        // nothing: the place signal is left out rather than guessed.
+    /// The place factors of the candidates; `None` for a district nobody has
+    /// seen (no confirmed case, no declared area): it says nothing, and is
+    /// left out rather than guessed.
+    fn place_term(&self, input: &ScoreInput<'_>, candidates: &[String]) -> Option<PlaceTerm> {
         let declared: HashMap<&str, &Vec<String>> = input
             .departments
             .iter()
@@ -382,38 +380,116 @@ impl Scorer {
                     .values()
                     .any(|areas| areas.iter().any(|a| a == district))
         };
-        if let Some(district) = district.filter(|d| known(d)) {
-            let prior = input.areas.district_prior(district);
-            let factors: Vec<f64> = candidates
-                .iter()
-                .map(|c| {
-                    if let Some(areas) = declared.get(c.as_str()) {
-                        if areas
-                            .iter()
-                            .any(|a| a.eq_ignore_ascii_case(district) || a == district)
-                        {
-                            1.0 / (areas.len() as f64 * prior).max(FLOOR)
-                        } else {
-                            OUTSIDE_AREA
-                        }
-                    } else if input.areas.is_local_elsewhere(
-                        c,
-                        district,
-                        LOCAL_SHARE,
-                        LOCAL_MIN_CASES,
-                    ) {
-                        // Learned jurisdiction, as binding as a declared one:
-                        // a district's own agency does not serve another district.
-                        OUTSIDE_AREA
+        let district = input.district.filter(|d| !d.is_empty() && known(d))?;
+        let prior = input.areas.district_prior(district);
+        let factors = candidates
+            .iter()
+            .map(|c| {
+                if let Some(areas) = declared.get(c.as_str()) {
+                    if areas
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(district) || a == district)
+                    {
+                        1.0 / (areas.len() as f64 * prior).max(FLOOR)
                     } else {
-                        input
-                            .areas
-                            .likelihood(c, district, p.area_strength)
-                            .map_or(1.0, |l| l / prior)
+                        OUTSIDE_AREA
                     }
-                })
-                .collect();
-            for ((o, x), f) in offset.iter_mut().zip(features.iter_mut()).zip(&factors) {
+                } else if input
+                    .areas
+                    .is_local_elsewhere(c, district, LOCAL_SHARE, LOCAL_MIN_CASES)
+                {
+                    // Learned jurisdiction, as binding as a declared one:
+                    // a district's own agency does not serve another district.
+                    OUTSIDE_AREA
+                } else {
+                    input
+                        .areas
+                        .likelihood(c, district, self.params.area_strength)
+                        .map_or(1.0, |l| l / prior)
+                }
+            })
+            .collect();
+        Some(PlaceTerm { factors })
+    }
+
+    /// Similarity to each department's description, for the cold start:
+    /// probabilities, and the offset they add (fading as history grows).
+    fn description_term(
+        &self,
+        input: &ScoreInput<'_>,
+        candidates: &[String],
+    ) -> Option<(Vec<f64>, f64)> {
+        let p = &self.params;
+        let n = candidates.len();
+        let sims: HashMap<&str, f32> = input
+            .departments
+            .iter()
+            .filter_map(|d| d.description_similarity.map(|s| (d.code.as_str(), s)))
+            .collect();
+        if sims.is_empty() {
+            return None;
+        }
+        let per_department = input.confirmed_total as f64 / n as f64;
+        let fade = p.cold_start_cases / (p.cold_start_cases + per_department);
+        let best = sims.values().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let mut probs: Vec<f64> = candidates
+            .iter()
+            .map(|c| {
+                sims.get(c.as_str())
+                    .map_or(0.0, |&s| ((s as f64 - best) / p.desc_temperature).exp())
+            })
+            .collect();
+        let floor = 0.01 / n as f64;
+        probs.iter_mut().for_each(|q| *q += floor);
+        normalise(&mut probs);
+        Some((probs, p.w_desc * fade))
+    }
+
+    /// Scores every candidate: active catalogue departments plus any department
+    /// the history or the head knows, minus inactive ones.
+    pub fn score(&self, input: &ScoreInput<'_>) -> Scored {
+        let translated = Self::translated(input);
+        let candidates = Self::candidates(input, &translated);
+        let n = candidates.len();
+        if n == 0 {
+            return Scored::default();
+        }
+        let mut signals = SignalProbs::default();
+        let probs = &mut signals.by_signal;
+        self.vote_terms(input, &translated, &candidates, probs);
+        if let Some((head, x)) = input.head {
+            let raw = head.predict(x);
+            probs[SignalKind::Head as usize] =
+                Some(Self::label_term(&raw, &head.classes, &candidates, input));
+        }
+        if let Some((lex, x)) = input.lexical {
+            let raw = lex.predict(x);
+            probs[SignalKind::Lexical as usize] =
+                Some(Self::label_term(&raw, &lex.classes, &candidates, input));
+        }
+        if let Some((stats, path)) = input.category {
+            let district = input.district.filter(|d| !d.is_empty());
+            if let Some(e) =
+                stats.estimate(path, district, &candidates, self.params.category_strength)
+            {
+                signals.category_levels = e.known_levels;
+                signals.by_signal[SignalKind::Category as usize] = Some(e.probs);
+            }
+        }
+        // Each signal's log probabilities go into its feature column.
+        let mut features = vec![[0.0; SIGNALS]; n];
+        for (j, probs) in signals.by_signal.iter().enumerate() {
+            for (f, q) in features.iter_mut().zip(probs.iter().flatten()) {
+                f[j] = q.max(FLOOR).ln();
+            }
+        }
+        let mut offset = vec![0.0; n];
+        if let Some(place) = self.place_term(input, &candidates) {
+            for ((o, x), f) in offset
+                .iter_mut()
+                .zip(features.iter_mut())
+                .zip(&place.factors)
+            {
                 // Outside its area a department is not competent: a fixed
                 // penalty no amount of text evidence outweighs (the texts of a
                 // district's agency say nothing about the district).
@@ -423,35 +499,23 @@ impl Scorer {
                     x[SignalKind::Place as usize] = f.max(FLOOR).ln();
                 }
             }
-            signals.place = Some(factors);
-        }
-
-        let sims: HashMap<&str, f32> = input
-            .departments
-            .iter()
-            .filter_map(|d| d.description_similarity.map(|s| (d.code.as_str(), s)))
-            .collect();
-        if !sims.is_empty() {
-            let per_department = input.confirmed_total as f64 / n as f64;
-            let fade = p.cold_start_cases / (p.cold_start_cases + per_department);
-            let best = sims.values().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-            let mut probs: Vec<f64> = candidates
+            // Shown as a probability: the factors normalised over the
+            // candidates (the same log scores up to a constant).
+            let mut shown: Vec<f64> = place
+                .factors
                 .iter()
-                .map(|c| {
-                    sims.get(c.as_str())
-                        .map_or(0.0, |&s| ((s as f64 - best) / p.desc_temperature).exp())
-                })
+                .map(|&f| if f <= OUTSIDE_AREA { 0.0 } else { f })
                 .collect();
-            let floor = 0.01 / n as f64;
-            probs.iter_mut().for_each(|q| *q += floor);
-            normalise(&mut probs);
+            normalise(&mut shown);
+            signals.by_signal[SignalKind::Place as usize] = Some(shown);
+        }
+        if let Some((probs, weight)) = self.description_term(input, &candidates) {
             for (o, q) in offset.iter_mut().zip(&probs) {
-                *o += p.w_desc * fade * q.max(FLOOR).ln();
+                *o += weight * q.max(FLOOR).ln();
             }
             signals.descriptions = Some(probs);
         }
-
-        let weights = SignalWeights::from_params(p);
+        let weights = &self.params.weights;
         let scores = features
             .iter()
             .zip(&offset)
@@ -481,9 +545,11 @@ mod tests {
             neighbours: &[],
             local_neighbours: &[],
             place_neighbours: &[],
+            place_category_neighbours: &[],
             head: None,
             lexical: None,
             district: None,
+            category: None,
             departments: &[],
             areas,
             confirmed_total: 0,
@@ -618,7 +684,7 @@ mod tests {
             ..bare(&areas)
         };
         let s = Scorer::default().score(&input);
-        assert!(s.signals.place.is_none());
+        assert!(s.signals.get(SignalKind::Place).is_none());
         assert_eq!(best(&s), "big");
     }
 
@@ -637,7 +703,7 @@ mod tests {
         // ...and the one case from the same yard went to parks.
         let s = Scorer::default().score(&input);
         assert_eq!(best(&s), "parks");
-        assert!(s.signals.geo.is_some());
+        assert!(s.signals.get(SignalKind::Geo).is_some());
         // Against clear text evidence one same-spot case is a hint, not a veto.
         let strong = [
             nb(1, "roads", 0.95),
@@ -695,10 +761,10 @@ mod tests {
             .position(|c| c == "housing-north")
             .unwrap();
         assert_eq!(scored.offset[north], -JURISDICTION_PENALTY);
-        let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         let reweighted = scorer.with_weights(&learned).score(&input);
         for (i, f) in scored.features.iter().enumerate() {
-            let expect = scored.offset[i] + SignalWeights::from_params(&scorer.params).dot(f);
+            let expect = scored.offset[i] + scorer.params.weights.dot(f);
             assert!((scored.scores[i] - expect).abs() < 1e-9);
             let expect = scored.offset[i] + learned.dot(f);
             assert!((reweighted.scores[i] - expect).abs() < 1e-9);
@@ -734,8 +800,102 @@ mod tests {
         });
         let scored = input(&crowd);
         assert_eq!(best(&scored), "parks");
-        assert!(scored.signals.decisions.is_some());
+        assert!(scored.signals.get(SignalKind::Decisions).is_some());
         let parks = scored.candidates.iter().position(|c| c == "parks").unwrap();
         assert!(scored.features[parks][SignalKind::Decisions as usize] > -0.5);
+    }
+
+    /// Cases of two topics with their categories: potholes (category
+    /// "Roads") go to roads, leaks ("Housing") to housing.
+    fn category_stats() -> CategoryStats {
+        let mut stats = CategoryStats::new();
+        for _ in 0..200 {
+            stats.add("roads", &["Roads".to_string()], None);
+            stats.add("housing", &["Housing".to_string()], None);
+        }
+        stats
+    }
+
+    #[test]
+    fn the_category_decides_a_vague_text_but_a_wrong_pick_does_not_overrule_clear_text() {
+        let areas = AreaStats::new();
+        let stats = category_stats();
+        let housing = ["Housing".to_string()];
+        // A vague text: its neighbours are split.
+        let vague = [nb(1, "roads", 0.90), nb(2, "housing", 0.90)];
+        let input = ScoreInput {
+            neighbours: &vague,
+            category: Some((&stats, &housing)),
+            confirmed_total: 400,
+            ..bare(&areas)
+        };
+        let s = Scorer::default().score(&input);
+        assert_eq!(best(&s), "housing");
+        assert_eq!(s.signals.category_levels, 1);
+        // A clear pothole text, filed under "Housing" by mistake: nearly
+        // identical past cases all went to roads.
+        let clear: Vec<Neighbour> = (0..10).map(|i| nb(i, "roads", 0.98)).collect();
+        let s = Scorer::default().score(&ScoreInput {
+            neighbours: &clear,
+            ..input
+        });
+        assert_eq!(best(&s), "roads");
+        assert!(s.signals.get(SignalKind::Category).is_some());
+        // An unseen category says nothing.
+        let unseen = ["Space travel".to_string()];
+        let s = Scorer::default().score(&ScoreInput {
+            category: Some((&stats, &unseen)),
+            ..input
+        });
+        assert!(s.signals.get(SignalKind::Category).is_none());
+        assert_eq!(s.signals.category_levels, 0);
+    }
+
+    #[test]
+    fn same_spot_cases_of_the_same_category_name_the_local_office() {
+        let areas = AreaStats::new();
+        // At this address, roads cases went to one office, and the one
+        // housing case went to the housing office.
+        let spot = [
+            nb(1, "office-roads", 0.8),
+            nb(2, "office-roads", 0.8),
+            nb(3, "office-housing", 0.8),
+        ];
+        let same_category = [nb(3, "office-housing", 0.8)];
+        let vague = [nb(4, "office-roads", 0.9), nb(5, "office-housing", 0.9)];
+        let input = ScoreInput {
+            neighbours: &vague,
+            place_neighbours: &spot,
+            confirmed_total: 5,
+            ..bare(&areas)
+        };
+        assert_eq!(best(&Scorer::default().score(&input)), "office-roads");
+        let s = Scorer::default().score(&ScoreInput {
+            place_category_neighbours: &same_category,
+            ..input
+        });
+        assert_eq!(best(&s), "office-housing");
+        assert!(s.signals.get(SignalKind::GeoCategory).is_some());
+    }
+
+    #[test]
+    fn the_place_signal_is_shown_as_a_probability() {
+        let mut areas = AreaStats::new();
+        for _ in 0..50 {
+            areas.add("a", Some("North"));
+            areas.add("b", Some("South"));
+            areas.add("c", Some("North"));
+            areas.add("c", Some("South"));
+        }
+        let ns = [nb(1, "a", 0.9), nb(2, "b", 0.9), nb(3, "c", 0.9)];
+        let s = Scorer::default().score(&ScoreInput {
+            neighbours: &ns,
+            district: Some("North"),
+            confirmed_total: 200,
+            ..bare(&areas)
+        });
+        let place = s.signals.get(SignalKind::Place).unwrap();
+        assert!((place.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{place:?}");
+        assert!(place.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 }

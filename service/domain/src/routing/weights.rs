@@ -24,117 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::scorer::RoutingParams;
-
-/// Number of weighted signals.
-pub const SIGNALS: usize = 8;
-
-/// The weighted signals, in feature-column order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalKind {
-    /// Votes of the text neighbours (translated to the appeal's district).
-    Knn = 0,
-    /// Votes of the text neighbours from the appeal's own district.
-    Local = 1,
-    /// Votes of near-duplicate confirmed cases.
-    Near = 2,
-    /// Votes of confirmed cases from the same spot.
-    Geo = 3,
-    /// The softmax head over the embedding and district.
-    Head = 4,
-    /// The lexical model.
-    Lexical = 5,
-    /// The place factor (relative likelihood of the district).
-    Place = 6,
-    /// Supervisors' decisions on near-duplicates.
-    Decisions = 7,
-}
-
-/// One weight per signal.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SignalWeights {
-    /// Weight of [`SignalKind::Knn`].
-    pub knn: f64,
-    /// Weight of [`SignalKind::Local`].
-    pub local: f64,
-    /// Weight of [`SignalKind::Near`].
-    pub near: f64,
-    /// Weight of [`SignalKind::Geo`].
-    pub geo: f64,
-    /// Weight of [`SignalKind::Head`].
-    pub head: f64,
-    /// Weight of [`SignalKind::Lexical`].
-    pub lexical: f64,
-    /// Weight of [`SignalKind::Place`].
-    pub place: f64,
-    /// Weight of [`SignalKind::Decisions`].
-    pub decisions: f64,
-}
-
-impl SignalWeights {
-    /// The weights configured in `params`.
-    pub fn from_params(p: &RoutingParams) -> Self {
-        Self {
-            knn: p.w_knn,
-            local: p.w_local,
-            near: p.w_near,
-            geo: p.w_geo,
-            head: p.w_head,
-            lexical: p.w_lex,
-            place: p.w_place,
-            decisions: p.w_decided,
-        }
-    }
-
-    /// Writes these weights into `params`.
-    pub fn apply_to(&self, p: &mut RoutingParams) {
-        p.w_knn = self.knn;
-        p.w_local = self.local;
-        p.w_near = self.near;
-        p.w_geo = self.geo;
-        p.w_head = self.head;
-        p.w_lex = self.lexical;
-        p.w_place = self.place;
-        p.w_decided = self.decisions;
-    }
-
-    /// The weights in [`SignalKind`] order.
-    pub fn to_array(&self) -> [f64; SIGNALS] {
-        [
-            self.knn,
-            self.local,
-            self.near,
-            self.geo,
-            self.head,
-            self.lexical,
-            self.place,
-            self.decisions,
-        ]
-    }
-
-    /// Weights from an array in [`SignalKind`] order.
-    pub fn from_array(w: [f64; SIGNALS]) -> Self {
-        Self {
-            knn: w[0],
-            local: w[1],
-            near: w[2],
-            geo: w[3],
-            head: w[4],
-            lexical: w[5],
-            place: w[6],
-            decisions: w[7],
-        }
-    }
-
-    /// `weights . features`.
-    pub fn dot(&self, features: &[f64; SIGNALS]) -> f64 {
-        self.to_array()
-            .iter()
-            .zip(features)
-            .map(|(w, f)| w * f)
-            .sum()
-    }
-}
+pub use super::signals::{SignalKind, SignalWeights, SIGNALS};
 
 /// Length class of an appeal's text, by words: each class has its own weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -505,7 +395,7 @@ mod tests {
 
     #[test]
     fn learns_to_trust_the_signal_that_is_right_and_drop_the_one_that_misleads() {
-        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let configured = SignalWeights::default();
         let data = cases(1200);
         let before = accuracy(&data, &configured);
         let learned = fit(&data, &configured, &WeightFitOptions::default()).expect("enough cases");
@@ -513,8 +403,11 @@ mod tests {
         assert_eq!(learned.short, learned.shared);
         assert_eq!(learned.medium, learned.shared);
         let learned = learned.long;
-        assert!(learned.place < 0.05 * learned.lexical, "{learned:?}");
-        assert!(learned.lexical > 0.0);
+        assert!(
+            learned.get(SignalKind::Place) < 0.05 * learned.get(SignalKind::Lexical),
+            "{learned:?}"
+        );
+        assert!(learned.get(SignalKind::Lexical) > 0.0);
         let after = accuracy(&data, &learned);
         assert!(after > before + 0.2, "{before} -> {after}");
         assert!(after >= 0.79, "{after}");
@@ -525,7 +418,7 @@ mod tests {
 
     #[test]
     fn too_few_cases_keep_the_configured_weights() {
-        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let configured = SignalWeights::default();
         assert!(fit(&cases(50), &configured, &WeightFitOptions::default()).is_none());
         let none_usable: Vec<WeightCase> = cases(2000)
             .into_iter()
@@ -536,25 +429,25 @@ mod tests {
 
     #[test]
     fn a_signal_absent_from_every_case_keeps_its_configured_share() {
-        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let configured = SignalWeights::default();
         let learned = fit(&cases(1200), &configured, &WeightFitOptions::default())
             .unwrap()
             .shared;
         // Geo never spoke: it stays at its configured weight times the fitted scale.
-        let scale_geo = learned.geo / configured.geo;
+        let scale_geo = learned.get(SignalKind::Geo) / configured.get(SignalKind::Geo);
         assert!(scale_geo > 0.0 && scale_geo.is_finite(), "{learned:?}");
-        assert!((learned.knn / configured.knn - scale_geo).abs() < 1e-6);
+        assert!(
+            (learned.get(SignalKind::Knn) / configured.get(SignalKind::Knn) - scale_geo).abs()
+                < 1e-6
+        );
     }
 
     #[test]
-    fn weights_round_trip_through_params_and_arrays() {
-        let w = SignalWeights::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
-        let mut p = RoutingParams::default();
-        w.apply_to(&mut p);
-        assert_eq!(SignalWeights::from_params(&p), w);
+    fn weights_round_trip_through_arrays() {
+        let w = SignalWeights::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]);
         assert_eq!(SignalWeights::from_array(w.to_array()), w);
         let f = [1.0; SIGNALS];
-        assert!((w.dot(&f) - 3.6).abs() < 1e-12);
+        assert!((w.dot(&f) - 5.5).abs() < 1e-12);
     }
 
     #[test]
@@ -571,14 +464,14 @@ mod tests {
             c.length = TextLength::Short;
             data.push(c);
         }
-        let configured = SignalWeights::from_params(&RoutingParams::default());
+        let configured = SignalWeights::default();
         let learned = fit(&data, &configured, &WeightFitOptions::default()).unwrap();
         assert!(
-            learned.long.lexical > 3.0 * learned.long.place,
+            learned.long.get(SignalKind::Lexical) > 3.0 * learned.long.get(SignalKind::Place),
             "{learned:?}"
         );
         assert!(
-            learned.short.place > 3.0 * learned.short.lexical,
+            learned.short.get(SignalKind::Place) > 3.0 * learned.short.get(SignalKind::Lexical),
             "{learned:?}"
         );
         // Too few medium cases: the shared weights.
