@@ -167,6 +167,7 @@ impl RunArgs {
             lat: self.lat_col.clone(),
             lon: self.lon_col.clone(),
             category: self.category_cols.clone(),
+            date_optional: false,
         }
     }
 }

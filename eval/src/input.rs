@@ -58,6 +58,10 @@ pub struct ColumnMap {
     /// Columns of the portal's category, general to specific (at most
     /// [`MAX_CATEGORY_COLS`]; empty: no category is read).
     pub category: Vec<String>,
+    /// The date column may be missing (k-fold needs no time): rows then get
+    /// their row number as their time, so they keep file order.
+    #[serde(skip)]
+    pub date_optional: bool,
 }
 
 /// Most category columns read (the levels of a category path).
@@ -79,6 +83,7 @@ impl Default for ColumnMap {
             lat: "lat".into(),
             lon: "lon".into(),
             category: Vec::new(),
+            date_optional: false,
         }
     }
 }
@@ -109,8 +114,8 @@ impl ColumnMap {
         })
     }
 
-    fn required(&self) -> [Required<'_>; 4] {
-        [
+    fn required(&self) -> Vec<Required<'_>> {
+        let mut all = vec![
             Required {
                 name: &self.id,
                 role: "appeal id",
@@ -131,7 +136,11 @@ impl ColumnMap {
                 role: "creation date",
                 flag: "--date-col",
             },
-        ]
+        ];
+        if self.date_optional {
+            all.pop();
+        }
+        all
     }
 }
 
@@ -397,7 +406,12 @@ impl Builder<'_> {
             ));
         }
         let date_raw = f[3].unwrap_or("");
-        let created_at = parse_timestamp_ms(date_raw).ok_or_else(|| {
+        let created_at = if self.cols.date_optional && date_raw.trim().is_empty() {
+            Some(row as i64)
+        } else {
+            parse_timestamp_ms(date_raw)
+        };
+        let created_at = created_at.ok_or_else(|| {
             bad(
                 &self.cols.date,
                 format!("cannot parse date `{date_raw}` (expected ISO 8601 or unix milliseconds)"),

@@ -41,7 +41,9 @@ fn date(flag: &str, s: &str) -> anyhow::Result<i64> {
 }
 
 fn make_split(args: &RunArgs) -> anyhow::Result<(Vec<Fold>, SplitInfo)> {
-    let cols = args.columns();
+    let mut cols = args.columns();
+    // K-fold needs no time: without a date column rows keep file order.
+    cols.date_optional = args.folds.is_some();
     anyhow::ensure!(
         cols.category.len() <= triage_eval::input::MAX_CATEGORY_COLS,
         "--category-cols names {} columns; at most {} levels are read",

@@ -14,6 +14,8 @@ fn fixture() -> PathBuf {
 fn eval(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_triage-eval"))
         .args(args)
+        // The tiny fixture model's windows need a small overlap.
+        .env("APPEAL_TRIAGE_WINDOW_OVERLAP", "16")
         .output()
         .expect("binary runs")
 }
@@ -106,7 +108,10 @@ fn time_split_run_writes_the_documented_report() {
         .as_f64()
         .is_some());
     let lines = std::fs::read_to_string(out.join("predictions.jsonl")).unwrap();
-    assert_eq!(lines.lines().count(), 3 * n_test);
+    // majority, tfidf_text, tfidf_text_district and, with coordinates in
+    // the fixture, nearest_same_category.
+    assert!(r["baselines"]["nearest_same_category"]["top1"].is_number());
+    assert_eq!(lines.lines().count(), 4 * n_test);
     let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
     assert!(first["id"].is_string() && first["top"].is_array() && first["label"].is_string());
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
@@ -140,7 +145,7 @@ fn time_split_run_writes_the_documented_report() {
     ]))
     .unwrap();
     let diffs = json.as_array().unwrap();
-    assert_eq!(diffs.len(), 3 * 8);
+    assert_eq!(diffs.len(), 4 * 8, "4 baselines x 8 metrics");
     assert!(diffs
         .iter()
         .all(|d| d["delta"].as_f64().is_none_or(|x| x == 0.0)));
@@ -354,4 +359,52 @@ fn the_category_reaches_the_engine_and_its_two_baselines() {
     assert_eq!(r["engine"]["n_test"].as_u64(), Some(february_rows() as u64));
     let preds = std::fs::read_to_string(engine.join("predictions.jsonl")).unwrap();
     assert!(preds.lines().count() >= february_rows());
+}
+
+#[test]
+fn k_fold_needs_no_date_column() {
+    let dir = tempfile::tempdir().unwrap();
+    // The fixture without its date column.
+    let text = std::fs::read_to_string(fixture()).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let undated = dir.path().join("undated.csv");
+    let mut w = csv::Writer::from_path(&undated).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| &header[i] != "created_at")
+        .collect();
+    w.write_record(keep.iter().map(|&i| &header[i])).unwrap();
+    for row in rdr.records() {
+        let row = row.unwrap();
+        w.write_record(keep.iter().map(|&i| &row[i])).unwrap();
+    }
+    w.flush().unwrap();
+    let out = dir.path().join("folds");
+    ok(&[
+        "run",
+        "--data",
+        undated.to_str().unwrap(),
+        "--folds",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+        "--baselines-only",
+        "--c-grid",
+        "10",
+    ]);
+    let r = read_json(&out.join("report.json"));
+    assert_eq!(r["split"]["n_test"], 150);
+    // A time split still needs the date.
+    let e = eval(&[
+        "run",
+        "--data",
+        undated.to_str().unwrap(),
+        "--train-until",
+        "2021-02-01",
+        "--out",
+        dir.path().join("t").to_str().unwrap(),
+        "--baselines-only",
+    ]);
+    assert!(!e.status.success());
+    assert!(String::from_utf8_lossy(&e.stderr).contains("--date-col"));
 }

@@ -361,3 +361,101 @@ async fn bad_input_gets_json_errors_and_stores_nothing() {
     assert!(after["decisions"].as_array().unwrap().is_empty(), "{after}");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_fields_are_refused_per_item_and_control_characters_dropped() {
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let portal = s.key("city", KeyRole::Portal).await;
+    // Every field rule names its field; nothing is stored.
+    for (body, says) in [
+        (json!({ "text": "\u{1}\u{2}" }), "text"),
+        (json!({ "text": "\u{200b}\u{200b}" }), "letter or digit"),
+        (
+            json!({ "text": "road", "channel": "carrier pigeon" }),
+            "channel",
+        ),
+        (
+            json!({ "text": "road", "received_at": -37_000_000_000_000i64 }),
+            "received_at",
+        ),
+        (
+            json!({ "text": "road", "received_at": 253_402_300_799_000i64 }),
+            "received_at",
+        ),
+        (
+            json!({ "text": "road", "external_id": "x".repeat(100_000) }),
+            "external_id",
+        ),
+        (
+            json!({ "text": "road", "external_id": "a\nb" }),
+            "external_id",
+        ),
+    ] {
+        let (st, v) = s.post(&portal, "/v1/appeals", &body).await;
+        assert_eq!(st, 422, "{body}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}: {message}");
+    }
+    assert_eq!(s.state.record.count_appeals("city").await.unwrap(), 0);
+    // A NUL and other control characters are dropped, never refused.
+    let (st, v) = s
+        .post(
+            &portal,
+            "/v1/appeals",
+            &json!({ "text": "Яма на дорозі\u{0}\u{12}(#", "channel": "web" }),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let id = v["appeal_id"].as_i64().unwrap();
+    let stored = s.state.record.appeal("city", id).await.unwrap().unwrap();
+    assert_eq!(stored.data.text, "Яма на дорозі(#");
+
+    // A batch answers each item on its own: a wrong type, a control-only
+    // text and a bad channel get their own errors; the good items are stored.
+    let (st, v) = s
+        .post(
+            &portal,
+            "/v1/appeals:batch",
+            &json!({ "appeals": [
+                { "text": ROADS[1] },
+                { "text": 5 },
+                { "text": "\u{1}\u{2}" },
+                { "text": ROADS[2], "channel": "fax machine" },
+                { "text": ROADS[3], "category": ["Дороги"] },
+            ] }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let items = v["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    let ok: Vec<bool> = items.iter().map(|i| i["result"].is_object()).collect();
+    assert_eq!(ok, [true, false, false, false, true], "{v}");
+    assert!(items[1]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("appeals[1]"));
+    assert!(items[3]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("channel"));
+    assert_eq!(s.state.record.count_appeals("city").await.unwrap(), 3);
+
+    // Unknown paths and methods answer JSON like every other error.
+    let r = s
+        .client
+        .get(s.url("/v1/nothing/here"))
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = status_json(r).await;
+    assert_eq!((st, error_code(&v).as_str()), (404, "not_found"));
+    let r = s
+        .client
+        .delete(s.url("/v1/appeals:batch"))
+        .send()
+        .await
+        .unwrap();
+    let (st, v) = status_json(r).await;
+    assert_eq!((st, error_code(&v).as_str()), (405, "method_not_allowed"));
+}

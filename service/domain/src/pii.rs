@@ -598,15 +598,30 @@ fn ua_local_phone(d: &[u8]) -> bool {
 }
 
 /// Russian/Kazakh trunk forms 8 XXX ... and 7 XXX ... (11 digits) with a
-/// real area/operator code start (3, 4, 7, 8, 9).
+/// real area/operator code start (3, 4, 7, 8, 9), and Ukraine's 8 0XX ....
 fn trunk_phone(d: &[u8]) -> bool {
-    d.len() == 11 && matches!(d[0], b'7' | b'8') && matches!(d[1], b'3' | b'4' | b'7' | b'8' | b'9')
+    let ru_kz = matches!(d[0], b'7' | b'8') && matches!(d[1], b'3' | b'4' | b'7' | b'8' | b'9');
+    // Ukraine's old trunk prefix 8 before the national number: 8 044 ..., 8 067 ...
+    let ua = d[0] == b'8' && ua_local_phone(&d[1..]);
+    d.len() == 11 && (ru_kz || ua)
 }
 
-/// Phone numbers are written in groups of 1-5 digits; amounts in groups of
-/// three never start with 0/380/8-7 and the right length, see callers.
+/// Phone numbers are written in groups of 1-5 digits, or with the whole
+/// subscriber number in one group after the code (`067 1234567`,
+/// `(044) 1234567`, `8 044 1234567`: 299 such numbers were left unmasked in
+/// Kyiv's 1551 texts); amounts in groups of three never start with
+/// 0/380/8-7 and the right length, see callers.
 fn phone_shape(lens: &[usize]) -> bool {
-    lens.iter().all(|&l| (1..=5).contains(&l)) && lens.len() <= 6
+    // The first group may hold the code and the subscriber's first digits
+    // (`067123-45-67`).
+    let grouped = lens.split_first().is_some_and(|(first, rest)| {
+        (1..=6).contains(first) && rest.iter().all(|&l| (1..=5).contains(&l))
+    }) && lens.len() <= 6;
+    let subscriber_whole = lens.len() <= 3
+        && lens
+            .split_last()
+            .is_some_and(|(last, code)| *last == 7 && code.iter().all(|&l| (1..=4).contains(&l)));
+    grouped || subscriber_whole
 }
 
 /// Card numbers: contiguous, 4-4-4-4(-1..3), or 4-6-5 / 4-6-4, with one kind

@@ -170,7 +170,7 @@ mod tests {
     }
 
     fn row(pairs: &[(Field, &str)]) -> RawRow {
-        let mut values: [Option<String>; super::reader::FIELDS] = Default::default();
+        let mut values: [Option<String>; crate::import::reader::FIELDS] = Default::default();
         for (f, v) in pairs {
             values[f.index()] = Some(v.to_string());
         }

@@ -45,7 +45,7 @@ pub struct Calibration {
     /// so the quantile can be read at the adaptive level (empty in models
     /// stored by earlier builds: `conformal_q` then applies as it is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub scores: Vec<f32>,
+    pub scores: Vec<f64>,
 }
 
 impl Default for Calibration {
@@ -171,7 +171,7 @@ impl Calibration {
             n,
             auto_threshold: None,
             weights: None,
-            scores: scores.iter().map(|&s| s as f32).collect(),
+            scores,
         }
     }
 
@@ -190,7 +190,7 @@ impl Calibration {
         Some(match rank {
             0 => 0.0,
             r if r > n => 1.0,
-            r => self.scores[r - 1] as f64,
+            r => self.scores[r - 1],
         })
     }
 
