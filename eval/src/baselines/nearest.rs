@@ -26,10 +26,13 @@ const METRES_PER_DEGREE: f64 = 111_320.0;
 
 type Cell = (i64, i64);
 
+/// Past appeals per cell: latitude, longitude, class.
+type Cells = HashMap<Cell, Vec<(f64, f64, u32)>>;
+
 /// Past appeals on a grid of cells, by category (`""`: every category).
 #[derive(Default)]
 struct Grid {
-    cells: HashMap<String, HashMap<Cell, Vec<(f64, f64, u32)>>>,
+    cells: HashMap<String, Cells>,
     classes: Vec<String>,
 }
 

@@ -389,7 +389,7 @@ mod hostile {
             prop_assert_eq!(r.text.matches('\n').count(), n.text.matches('\n').count());
             let _ = language::detect(&r.text);
             let _ = text::has_letter_or_digit(&r.text);
-            let _ = category::validate(&[n.text.clone()]);
+            let _ = category::validate(std::slice::from_ref(&n.text));
         }
 
         #[test]
