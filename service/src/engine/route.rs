@@ -4,14 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use triage_domain::routing::calibration::softmax_t;
 use triage_domain::routing::{
-    AreaStats, CategoryStats, DepartmentInfo, LexicalPlace, Neighbour, ScoreInput, Scored,
-    SignalKind, SignalWeights,
+    decide, AreaStats, CategoryStats, Decided, DepartmentInfo, LexicalPlace, Neighbour, Policy,
+    ScoreInput, Scored,
 };
-use triage_domain::{
-    Alternative, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput, RoutingDecision, Signal,
-};
+use triage_domain::{Evidence, EvidenceCase, ModelStamp, RouteInput, RoutingDecision};
 use triage_models::Role;
 
 use crate::index::{CaseFilter, Hit};
@@ -20,8 +17,6 @@ use crate::record::{Department, Tenant};
 use super::state::{self, TenantState};
 use super::{Engine, EngineError};
 
-/// Departments shown as alternatives.
-const ALTERNATIVES: usize = 5;
 /// Characters of a past case shown as evidence.
 const SNIPPET_CHARS: usize = 240;
 
@@ -74,7 +69,7 @@ impl Engine {
             tokio::try_join!(catalogue, global, local, place, duplicates)?;
         let infos = self.department_infos(&state, &departments, vector).await?;
         let language = triage_domain::language::detect(&input.text);
-        let contentless = !has_content(&input.text);
+        let contentless = !triage_domain::pii::has_content(&input.text);
         let head_input = model
             .head
             .as_deref()
@@ -118,69 +113,32 @@ impl Engine {
                 roles: &model.roles,
             })
         };
-        let probs = softmax_t(&scored.scores, model.calibration.temperature);
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
-        let top = order.first().copied();
-        let department = top.map(|i| scored.candidates[i].clone());
-        let confidence = top.map_or(0.0, |i| probs[i]);
-        let alternatives = order
-            .iter()
-            .take(ALTERNATIVES)
-            .map(|&i| Alternative {
-                department: scored.candidates[i].clone(),
-                probability: probs[i],
-            })
-            .collect();
-        let level = state.conformal_level(&model.calibration);
-        let prediction_set = model
-            .calibration
-            .prediction_set_at(&probs, level)
-            .members
-            .into_iter()
-            .map(|i| scored.candidates[i].clone())
-            .collect();
-        let threshold = department
-            .as_deref()
-            .and_then(|d| departments.iter().find(|x| x.code == d))
-            .and_then(|d| d.auto_threshold)
-            .or(model.calibration.auto_threshold)
-            .unwrap_or(tenant.auto_threshold);
-        // Text in a language the routing was not built for is routed but never
-        // sent on without a supervisor.
-        let supported = language != triage_domain::language::Language::Other;
-        let decision = if department.is_some() && confidence >= threshold && supported {
-            Outcome::AutoRouted
-        } else {
-            Outcome::NeedsReview
+        let policy = Policy {
+            calibration: &model.calibration,
+            conformal_level: state.conformal_level(&model.calibration),
+            weights: &weights,
+            tenant_threshold: tenant.auto_threshold,
+            language,
+            contentless,
+            category: &input.category,
         };
+        let own_threshold = |code: &str| {
+            departments
+                .iter()
+                .find(|x| x.code == code)
+                .and_then(|d| d.auto_threshold)
+        };
+        let Decided {
+            department,
+            confidence,
+            alternatives,
+            prediction_set,
+            outcome: decision,
+            signals,
+        } = decide(&scored, &policy, own_threshold);
         let cases = self.evidence(&neighbours).await?;
         let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
         let urgency = self.urgency(tenant, input, &neighbour_texts);
-        let mut signals = top
-            .map(|i| signals(&scored, i, &weights))
-            .unwrap_or_default();
-        if !input.category.is_empty() && !contentless {
-            if let Some(note) = category_note(&input.category, scored.signals.category_levels) {
-                signals.push(note);
-            }
-        }
-        if contentless {
-            signals.push(Signal {
-                name: "abstained".into(),
-                weight: None,
-                probability: 0.0,
-                note: "nothing but personal data or symbols left after masking: a supervisor routes it"
-                    .into(),
-            });
-        } else if !supported {
-            signals.push(Signal {
-                name: "unsupported_language".into(),
-                weight: None,
-                probability: 0.0,
-                note: "language not recognised as uk/ru/kk/en: never routed without review".into(),
-            });
-        }
         let evidence = Evidence { cases, signals };
         let language = language.as_str().to_string();
         Ok(RoutingDecision {
@@ -318,72 +276,10 @@ impl Engine {
     }
 }
 
-/// Whether a (masked) text has anything to route on: at least three letters
-/// outside the `[TOKEN]`s that replaced personal data.
-fn has_content(text: &str) -> bool {
-    let mut depth = 0;
-    let mut letters = 0;
-    for c in text.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth = (depth - 1).max(0),
-            c if depth == 0 && c.is_alphabetic() => letters += 1,
-            _ => {}
-        }
-    }
-    letters >= 3
-}
-
 fn snippet(text: &str) -> String {
     let mut s: String = text.chars().take(SNIPPET_CHARS).collect();
     if text.chars().count() > SNIPPET_CHARS {
         s.push('…');
     }
     s
-}
-
-/// What each signal said about the chosen candidate: its probability of it,
-/// with the weight it had.
-fn signals(scored: &Scored, i: usize, w: &SignalWeights) -> Vec<Signal> {
-    let mut out: Vec<Signal> = SignalKind::ALL
-        .iter()
-        .filter_map(|&k| {
-            let p = scored.signals.get(k)?;
-            Some(Signal {
-                name: k.evidence_name().into(),
-                weight: Some(w.get(k)),
-                probability: p[i],
-                note: k.note().into(),
-            })
-        })
-        .collect();
-    if let Some(p) = &scored.signals.descriptions {
-        out.push(Signal {
-            name: "descriptions".into(),
-            weight: None,
-            probability: p[i],
-            note: "similarity to the department's description (cold start)".into(),
-        });
-    }
-    out
-}
-
-/// Says how much of the portal's category the history knew, when not all of
-/// it: an unseen category is routed by text and place alone.
-fn category_note(category: &[String], known_levels: usize) -> Option<Signal> {
-    let note = match known_levels {
-        0 => "category never seen in this tenant's history: routed by text and place alone"
-            .to_string(),
-        k if k < category.len() => format!(
-            "only the first {k} of {} category levels seen in history: the rest is not evidence",
-            category.len()
-        ),
-        _ => return None,
-    };
-    Some(Signal {
-        name: "category_unseen".into(),
-        weight: None,
-        probability: 0.0,
-        note,
-    })
 }

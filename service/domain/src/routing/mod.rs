@@ -25,6 +25,7 @@
 pub mod areas;
 pub mod calibration;
 pub mod category;
+pub mod decide;
 pub mod head;
 pub mod knn;
 pub mod lexical;
@@ -36,6 +37,7 @@ pub mod weights;
 pub use areas::AreaStats;
 pub use calibration::{Calibration, ConformalSet};
 pub use category::{CategoryEstimate, CategoryStats};
+pub use decide::{decide, Decided, Policy};
 pub use head::{HeadFitOptions, SoftmaxHead};
 pub use knn::Neighbour;
 pub use lexical::{LexicalFitOptions, LexicalHead, LexicalPlace, SparseVec};
