@@ -52,6 +52,36 @@ pub fn argmax(p: &[f64]) -> (usize, f64) {
     )
 }
 
+/// A baseline's answer from its probabilities over `classes`: ranked best
+/// first (ties by class order), the conformal set `p >= 1 - qhat`, and
+/// auto-routed at or above `threshold`.
+pub fn prediction(
+    probs: &[f64],
+    classes: &[String],
+    qhat: f64,
+    threshold: Option<f64>,
+) -> crate::router::Prediction {
+    let mut ranked: Vec<(usize, f64)> = probs.iter().copied().enumerate().collect();
+    ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    let confidence = ranked.first().map_or(0.0, |r| r.1);
+    let name = |i: usize| classes[i].clone();
+    crate::router::Prediction {
+        prediction_set: ranked
+            .iter()
+            .take_while(|r| r.1 >= 1.0 - qhat)
+            .map(|r| name(r.0))
+            .collect(),
+        ranked: ranked
+            .iter()
+            .take(crate::outcome::KEPT_RANKS)
+            .map(|r| (name(r.0), r.1))
+            .collect(),
+        confidence,
+        auto: threshold.is_some_and(|t| confidence >= t),
+        language: None,
+    }
+}
+
 /// LAC conformal quantile: scores `1 - p(true)` (1 for an unseen class); the
 /// `ceil((n + 1)(1 - alpha))`-th smallest, or 1 (every class) when that rank
 /// exceeds n. The set of a new example is `{c : p_c >= 1 - qhat}`.

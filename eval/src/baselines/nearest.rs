@@ -12,7 +12,6 @@ use serde_json::json;
 
 use super::calibrate::{self, Scored};
 use super::{time_ordered, validation_cut, BaselineConfig};
-use crate::outcome::KEPT_RANKS;
 use crate::router::{LabelledAppeal, Prediction, Router};
 
 /// Values of k tried on the validation slice.
@@ -193,25 +192,12 @@ impl Router for NearestSameCategory {
 
     fn predict(&mut self, a: &LabelledAppeal) -> anyhow::Result<Prediction> {
         let probs = self.grid.probs(a, self.k);
-        let mut ranked: Vec<(usize, f64)> = probs.iter().copied().enumerate().collect();
-        ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        let confidence = ranked.first().map_or(0.0, |r| r.1);
-        let name = |i: usize| self.grid.classes[i].clone();
-        Ok(Prediction {
-            prediction_set: ranked
-                .iter()
-                .take_while(|r| r.1 >= 1.0 - self.qhat)
-                .map(|r| name(r.0))
-                .collect(),
-            ranked: ranked
-                .iter()
-                .take(KEPT_RANKS)
-                .map(|r| (name(r.0), r.1))
-                .collect(),
-            confidence,
-            auto: self.threshold.is_some_and(|t| confidence >= t),
-            language: None,
-        })
+        Ok(calibrate::prediction(
+            &probs,
+            &self.grid.classes,
+            self.qhat,
+            self.threshold,
+        ))
     }
 
     fn info(&self) -> serde_json::Value {

@@ -16,7 +16,6 @@ use super::softmax_loss;
 use super::sparse::Csr;
 use super::tfidf::Tfidf;
 use super::{time_ordered, validation_cut, BaselineConfig};
-use crate::outcome::KEPT_RANKS;
 use crate::progress;
 use crate::router::{LabelledAppeal, Prediction, Router};
 
@@ -418,25 +417,12 @@ impl Router for TfidfLogReg {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("{}: predict before fit", self.name()))?;
         let probs = f.model.probabilities(&f.design.features(a));
-        let mut ranked: Vec<(usize, f64)> = probs.iter().copied().enumerate().collect();
-        ranked.sort_by(|x, y| y.1.total_cmp(&x.1));
-        let confidence = ranked.first().map_or(0.0, |r| r.1);
-        let name = |i: usize| f.design.classes[i].clone();
-        Ok(Prediction {
-            prediction_set: ranked
-                .iter()
-                .take_while(|r| r.1 >= 1.0 - f.qhat)
-                .map(|r| name(r.0))
-                .collect(),
-            ranked: ranked
-                .iter()
-                .take(KEPT_RANKS)
-                .map(|r| (name(r.0), r.1))
-                .collect(),
-            confidence,
-            auto: f.threshold.is_some_and(|t| confidence >= t),
-            language: None,
-        })
+        Ok(calibrate::prediction(
+            &probs,
+            &f.design.classes,
+            f.qhat,
+            f.threshold,
+        ))
     }
 
     fn info(&self) -> serde_json::Value {

@@ -35,7 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Language codes a department's names may use.
-const LANGUAGES: &[&str] = &["uk", "ru", "kk", "en"];
+pub(super) const LANGUAGES: &[&str] = &["uk", "ru", "kk", "en"];
 
 /// A tenant's settings.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -158,7 +158,23 @@ pub struct DepartmentDto {
     pub active: bool,
 }
 
-fn yes() -> bool {
+/// A catalogue code (department, category): 1-64 letters, digits, `-_.`.
+pub(super) fn check_code(what: &str, code: &str) -> Result<(), ApiError> {
+    let valid = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{what} code: 1-64 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+pub(super) fn yes() -> bool {
     true
 }
 
@@ -222,16 +238,7 @@ pub(super) async fn put_department(
     ApiPath(code): ApiPath<String>,
     ApiJson(mut body): ApiJson<DepartmentDto>,
 ) -> ApiResult<Json<DepartmentDto>> {
-    let valid_code = !code.is_empty()
-        && code.len() <= 64
-        && code
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
-    if !valid_code {
-        return Err(ApiError::invalid(
-            "department code: 1-64 letters, digits, '-', '_' or '.'",
-        ));
-    }
+    check_code("department", &code)?;
     if body.names.is_empty() {
         return Err(ApiError::invalid(
             "names: give at least one of uk, ru, kk, en",

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::admin::{check_code, yes, LANGUAGES};
 use super::auth::{Admin, Portal};
 use super::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use super::AppState;
@@ -21,9 +22,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/categories:seed", post(seed_categories))
         .route("/v1/categories/{code}", put(put_category))
 }
-
-/// Language codes a category's names may use.
-const LANGUAGES: &[&str] = &["uk", "ru", "kk", "en"];
 
 /// A category of the catalogue.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -42,10 +40,6 @@ pub struct CategoryDto {
     /// Inactive categories are not offered to citizens.
     #[serde(default = "yes")]
     pub active: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl From<Category> for CategoryDto {
@@ -89,16 +83,7 @@ pub(super) async fn put_category(
     ApiPath(code): ApiPath<String>,
     ApiJson(mut body): ApiJson<CategoryDto>,
 ) -> ApiResult<Json<CategoryDto>> {
-    let valid_code = !code.is_empty()
-        && code.len() <= 64
-        && code
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
-    if !valid_code {
-        return Err(ApiError::invalid(
-            "category code: 1-64 letters, digits, '-', '_' or '.'",
-        ));
-    }
+    check_code("category", &code)?;
     if body.path.is_empty() {
         return Err(ApiError::invalid("path: give 1 to 4 levels"));
     }
