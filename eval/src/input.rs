@@ -455,11 +455,7 @@ impl Builder<'_> {
             category: f[8..]
                 .iter()
                 .map_while(|v| opt_str(*v))
-                .map(|l| {
-                    triage_domain::category::truncate_level(
-                        &triage_domain::text::normalise(&l).text,
-                    )
-                })
+                .map(|l| triage_domain::category::truncate_level(&l))
                 .collect(),
         });
         Ok(())

@@ -47,12 +47,18 @@ pub fn validate(path: &[String]) -> Result<(), CategoryError> {
     Ok(())
 }
 
-/// A level of imported history cut to [`MAX_LEVEL_CHARS`] characters
+/// A level of imported history as stored: control characters dropped
+/// ([`crate::text::normalise`]), trimmed, and cut to [`MAX_LEVEL_CHARS`] characters
 /// (real exports hold longer ones: St Petersburg has 254-character
 /// sub-categories); the same cut on every row keeps levels apart unless they
 /// share their first 200 characters. The API refuses such a level instead.
 pub fn truncate_level(level: &str) -> String {
-    level.trim().chars().take(MAX_LEVEL_CHARS).collect()
+    crate::text::normalise(level)
+        .text
+        .trim()
+        .chars()
+        .take(MAX_LEVEL_CHARS)
+        .collect()
 }
 
 /// Levels trimmed, as stored and compared.

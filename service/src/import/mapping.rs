@@ -93,7 +93,7 @@ fn category(row: &RawRow) -> Result<Vec<String>, RejectReason> {
     let path: Vec<String> = Field::CATEGORY
         .iter()
         .map_while(|f| non_empty(row.get(*f)))
-        .map(|l| triage_domain::category::truncate_level(&triage_domain::text::normalise(&l).text))
+        .map(|l| triage_domain::category::truncate_level(&l))
         .collect();
     triage_domain::category::validate(&path)
         .map_err(|e| RejectReason::BadCategory(e.to_string()))?;
