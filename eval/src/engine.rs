@@ -189,7 +189,7 @@ impl Router for EngineRouter {
             for chunk in train.chunks(512) {
                 for a in chunk {
                     let text = triage_domain::text::normalise(&a.text).text;
-                    let redacted = triage_domain::pii::redact(&text).text;
+                    let redacted = appeal_triage::import::prepare_text(&text);
                     let data = AppealData {
                         tenant_id: TENANT.into(),
                         external_id: Some(a.id.clone()),
