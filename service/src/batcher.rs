@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use triage_models::{Embedder, Role};
 
+use crate::metrics as m;
+
 /// Limits of the batcher. Every field has a CLI flag / env twin in the serve config.
 #[derive(Debug, Clone)]
 pub struct BatcherConfig {
@@ -73,9 +75,6 @@ pub enum BatchError {
     Failed(String),
 }
 
-/// Upper bounds of the batch-size histogram buckets.
-pub const BATCH_SIZE_BUCKETS: &[u64] = &[1, 2, 4, 8, 16, 32, 64, 128, 256];
-
 /// Counters the metrics endpoint reads; updated lock-free by the worker.
 #[derive(Debug, Default)]
 pub struct BatcherStats {
@@ -89,19 +88,14 @@ pub struct BatcherStats {
     pub rejected: AtomicU64,
     /// Texts answered from the cache of recent vectors, without the model.
     pub cache_hits: AtomicU64,
-    /// Count of batches whose size is <= each bucket of [`BATCH_SIZE_BUCKETS`] (non-cumulative).
-    pub size_buckets: [AtomicU64; 10],
 }
 
 impl BatcherStats {
-    fn observe_batch(&self, size: usize) {
+    fn observe_batch(&self, size: usize, took: Duration) {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.texts.fetch_add(size as u64, Ordering::Relaxed);
-        let i = BATCH_SIZE_BUCKETS
-            .iter()
-            .position(|&b| size as u64 <= b)
-            .unwrap_or(BATCH_SIZE_BUCKETS.len());
-        self.size_buckets[i].fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!(m::EMBED_BATCH_SIZE).record(size as f64);
+        m::observe_stage(m::Stage::Embed, took);
     }
 }
 
@@ -109,6 +103,8 @@ struct Job {
     texts: Vec<String>,
     role: Role,
     reply: oneshot::Sender<Result<Vec<Vec<f32>>, BatchError>>,
+    /// When it entered the queue (its queue wait ends when its batch starts).
+    queued_at: Instant,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -180,6 +176,7 @@ impl Batcher {
         self.stats
             .cache_hits
             .fetch_add(hits as u64, Ordering::Relaxed);
+        metrics::counter!(m::EMBED_CACHE_HITS).increment(hits as u64);
         if !missing.is_empty() {
             let unique: Vec<String> = missing.iter().map(|(t, _)| t.clone()).collect();
             let vectors = self.embed_queued(unique, role).await?;
@@ -219,6 +216,7 @@ impl Batcher {
             Ok(p) => p,
             Err(_) => {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(m::EMBED_REJECTED).increment(1);
                 return Err(BatchError::Overloaded { capacity });
             }
         };
@@ -231,6 +229,7 @@ impl Batcher {
             texts,
             role,
             reply,
+            queued_at: Instant::now(),
             _permit: permit,
         };
         if self.tx.send(job).is_err() {
@@ -306,8 +305,12 @@ async fn worker(
 async fn run_batch(embedder: &Arc<Embedder>, jobs: Vec<Job>, role: Role, stats: &BatcherStats) {
     let texts: Vec<String> = jobs.iter().flat_map(|j| j.texts.iter().cloned()).collect();
     let n = texts.len();
+    let started = Instant::now();
+    for job in &jobs {
+        m::observe_stage(m::Stage::QueueWait, started - job.queued_at);
+    }
     let result = embed_blocking(embedder, texts, role).await;
-    stats.observe_batch(n);
+    stats.observe_batch(n, started.elapsed());
     match result {
         Ok(mut vectors) => {
             for job in jobs.into_iter().rev() {
@@ -317,8 +320,9 @@ async fn run_batch(embedder: &Arc<Embedder>, jobs: Vec<Job>, role: Role, stats: 
         }
         Err(_) if jobs.len() > 1 => {
             for job in jobs {
+                let started = Instant::now();
                 let r = embed_blocking(embedder, job.texts.clone(), role).await;
-                stats.observe_batch(job.texts.len());
+                stats.observe_batch(job.texts.len(), started.elapsed());
                 finish(job, r, stats);
             }
         }
@@ -367,16 +371,4 @@ async fn embed_blocking(
             other => BatchError::Failed(other.to_string()),
         }
     })
-}
-
-/// A small shared histogram of batch sizes for tests and the metrics endpoint.
-pub fn batch_size_counts(stats: &BatcherStats) -> Vec<(Option<u64>, u64)> {
-    let mut out = Vec::new();
-    for (i, c) in stats.size_buckets.iter().enumerate() {
-        out.push((
-            BATCH_SIZE_BUCKETS.get(i).copied(),
-            c.load(Ordering::Relaxed),
-        ));
-    }
-    out
 }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod import;
 pub mod index;
 pub mod memory;
+pub mod metrics;
 pub mod migrate;
 pub mod record;
 pub mod serve;

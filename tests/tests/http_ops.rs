@@ -52,20 +52,32 @@ async fn probes_metrics_and_openapi() {
         .text()
         .await
         .unwrap();
+    // The recorder is one per process and other tests of this file run beside
+    // this one: each line must be there with at least this test's count.
     for want in [
-        "triage_http_requests_total{method=\"POST\",route=\"/v1/appeals\",status=\"201\"} 1",
-        "triage_http_requests_total{method=\"GET\",route=\"/v1/appeals/{id}\",status=\"404\"} 1",
-        "triage_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/appeals\",le=\"+Inf\"} 1",
-        "triage_decisions_total{outcome=\"",
-        "triage_embed_queue_depth 0",
+        "triage_http_requests_total{method=\"POST\",route=\"/v1/appeals\",status=\"201\"}",
+        "triage_http_requests_total{method=\"GET\",route=\"/v1/appeals/{id}\",status=\"404\"}",
+        "triage_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/appeals\",le=\"+Inf\"}",
         "triage_embed_batch_size_bucket{le=\"+Inf\"}",
+        "triage_stage_duration_seconds_count{stage=\"queue_wait\"}",
+        "triage_stage_duration_seconds_count{stage=\"embed\"}",
+        "triage_stage_duration_seconds_count{stage=\"search_global\"}",
+        "triage_stage_duration_seconds_count{stage=\"score\"}",
+        "triage_stage_duration_seconds_count{stage=\"commit\"}",
+        "triage_stage_duration_seconds_count{stage=\"index_write\"}",
     ] {
-        assert!(text.contains(want), "missing {want:?} in\n{text}");
+        let value = metric(&text, want).unwrap_or_else(|| panic!("missing {want:?} in\n{text}"));
+        assert!(value >= 1.0, "{want} = {value}");
     }
-    let supervisor_actions = ["accept", "override"];
-    assert!(supervisor_actions
-        .iter()
-        .any(|o| text.contains(&format!("triage_decisions_total{{outcome=\"{o}\"}} 1"))));
+    assert_eq!(metric(&text, "triage_embed_queue_depth"), Some(0.0));
+    assert!(
+        ["accept", "override"].iter().any(|o| metric(
+            &text,
+            &format!("triage_decisions_total{{outcome=\"{o}\"}}")
+        )
+        .is_some_and(|v| v >= 1.0)),
+        "a supervisor action is counted:\n{text}"
+    );
     assert!(
         !text.contains("cold water"),
         "metrics never carry appeal text"
@@ -311,4 +323,11 @@ async fn repeated_texts_come_from_the_cache_with_the_same_vectors() {
     let passage = b.embed(vec!["Мусор".into()], Role::Passage).await.unwrap();
     assert_ne!(passage[0], first[0]);
     assert_eq!(b.stats().texts.load(Relaxed), 4);
+}
+
+/// The value of the exposition line that starts with `series` (name and labels).
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
 }

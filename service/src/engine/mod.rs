@@ -25,6 +25,7 @@ use crate::config::ModelConfig;
 use crate::datadir::DataDir;
 use crate::index::config::{open_index, IndexConfig};
 use crate::memory::CaseMemory;
+use crate::metrics::{timed, Stage};
 use crate::record::{
     now_ms, Appeal, AppealData, AppealQuery, AppealStatus, AuditEntry, DecisionRow, Record,
     SuggestionBody, Tenant,
@@ -535,7 +536,7 @@ impl Engine {
         }
         // Applies this batch's index writes and any other request's pending
         // ones together (group commit), so the next appeal already sees them.
-        self.memory.drain_outbox().await?;
+        timed(Stage::IndexWrite, self.memory.drain_outbox()).await?;
         Ok(results.into_iter().map(|r| r.expect("filled")).collect())
     }
 
@@ -579,11 +580,13 @@ impl Engine {
             model: self.memory.fingerprint(),
             index_version: decision.model.case_memory_version,
         };
-        let inserted = self
-            .memory
-            .record()
-            .insert_appeal_with(&data, actor, Some(&suggestion))
-            .await?;
+        let inserted = timed(
+            Stage::Commit,
+            self.memory
+                .record()
+                .insert_appeal_with(&data, actor, Some(&suggestion)),
+        )
+        .await?;
         if !inserted.created {
             // A concurrent submission with the same external id won.
             let existing = self

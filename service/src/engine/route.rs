@@ -12,6 +12,7 @@ use triage_domain::{Evidence, EvidenceCase, ModelStamp, RouteInput, RoutingDecis
 use triage_models::Role;
 
 use crate::index::{CaseFilter, Hit};
+use crate::metrics::{timed, Stage};
 use crate::record::{Department, Tenant};
 
 use super::state::{self, TenantState};
@@ -37,18 +38,22 @@ impl Engine {
         let district = input.place.district.as_deref().filter(|d| !d.is_empty());
         // The lookups are independent: run them together, so a decision waits
         // for the slowest one rather than for their sum.
-        let catalogue =
-            async { Ok::<_, EngineError>(memory.record().departments(&tenant.id).await?) };
-        let global = state::neighbours(memory, &tenant.id, vector, None, None, exclude, k);
-        let local = async {
+        let catalogue = timed(Stage::Catalogue, async {
+            Ok::<_, EngineError>(memory.record().departments(&tenant.id).await?)
+        });
+        let global = timed(
+            Stage::SearchGlobal,
+            state::neighbours(memory, &tenant.id, vector, None, None, exclude, k),
+        );
+        let local = timed(Stage::SearchDistrict, async {
             match district {
                 Some(d) => {
                     state::neighbours(memory, &tenant.id, vector, Some(d), None, exclude, k).await
                 }
                 None => Ok(Vec::new()),
             }
-        };
-        let place = async {
+        });
+        let place = timed(Stage::SearchPlace, async {
             match state::valid_spot(input.place.lat, input.place.lon) {
                 Some(spot) => {
                     let q = state::SpotQuery {
@@ -63,10 +68,14 @@ impl Engine {
                 }
                 None => Ok(state::SpotCases::default()),
             }
-        };
-        let duplicates = self.duplicates(&tenant.id, input, vector, exclude);
+        });
+        let duplicates = timed(
+            Stage::SearchDuplicates,
+            self.duplicates(&tenant.id, input, vector, exclude),
+        );
         let (departments, neighbours, local, place, (duplicate_of, campaign)) =
             tokio::try_join!(catalogue, global, local, place, duplicates)?;
+        let scoring = std::time::Instant::now();
         let infos = self.department_infos(&state, &departments, vector).await?;
         let language = triage_domain::language::detect(&input.text);
         let contentless = !triage_domain::pii::has_content(&input.text);
@@ -136,7 +145,8 @@ impl Engine {
             outcome: decision,
             signals,
         } = decide(&scored, &policy, own_threshold);
-        let cases = self.evidence(&neighbours).await?;
+        crate::metrics::observe_stage(Stage::Score, scoring.elapsed());
+        let cases = timed(Stage::Evidence, self.evidence(&neighbours)).await?;
         let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
         let urgency = self.urgency(tenant, input, &neighbour_texts);
         let evidence = Evidence { cases, signals };

@@ -60,7 +60,7 @@ pub(super) async fn submit(
         .submit(caller.tenant(), NewAppeal::from(req), &caller.actor())
         .await?;
     let status = if s.created {
-        observe_outcome(&state, &s.decision);
+        observe_outcome(&s.decision);
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -68,12 +68,12 @@ pub(super) async fn submit(
     Ok((status, Json(SubmitResponse::from(s))))
 }
 
-pub(super) fn observe_outcome(state: &AppState, d: &triage_domain::RoutingDecision) {
+pub(super) fn observe_outcome(d: &triage_domain::RoutingDecision) {
     let outcome = match d.decision {
         triage_domain::Outcome::AutoRouted => "auto_routed",
         triage_domain::Outcome::NeedsReview => "needs_review",
     };
-    state.metrics.observe_decision(outcome);
+    crate::metrics::observe_decision(outcome);
 }
 
 /// Routes an appeal exactly as `POST /v1/appeals` would now, but stores
@@ -150,7 +150,7 @@ pub(super) async fn submit_batch(
             items[i] = Some(match r {
                 Ok(s) => {
                     if s.created {
-                        observe_outcome(&state, &s.decision);
+                        observe_outcome(&s.decision);
                     }
                     BatchItem {
                         index: i,
@@ -331,7 +331,7 @@ pub(super) async fn decide(
         )
         .await?;
     if let Some(d) = view.decisions.last() {
-        state.metrics.observe_decision(if d.kind == "accept" {
+        crate::metrics::observe_decision(if d.kind == "accept" {
             "accept"
         } else {
             "override"
@@ -356,7 +356,7 @@ pub(super) async fn reroute(
         .engine
         .reroute(caller.tenant(), id, &req.reason, &caller.actor())
         .await?;
-    state.metrics.observe_decision("reroute");
+    crate::metrics::observe_decision("reroute");
     Ok(Json(AppealDto::from(view)))
 }
 

@@ -99,7 +99,9 @@ macro_rules! role_extractor {
             ) -> Result<Self, Self::Rejection> {
                 let caller = authenticate(state, presented_key(parts), $role).await?;
                 // The access-log span names the key id (never the key itself).
-                tracing::Span::current().record("key", caller.key.id.as_str());
+                let span = tracing::Span::current();
+                span.record("key", caller.key.id.as_str());
+                span.record("tenant", caller.tenant());
                 Ok(Self(caller))
             }
         }

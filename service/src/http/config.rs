@@ -47,6 +47,27 @@ pub struct HttpConfig {
     /// Seconds in-flight requests get to finish after SIGTERM/Ctrl-C.
     #[arg(long, env = "APPEAL_TRIAGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+    /// Longest a request may take, in seconds, before it is answered 503
+    /// `timeout` (the import upload is exempt: it has its own size limit).
+    #[arg(long, env = "APPEAL_TRIAGE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Longest a client may take to send a request body, in seconds (then 408).
+    #[arg(long, env = "APPEAL_TRIAGE_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Most requests in progress at once, across all keys; past it a request is
+    /// answered 429 `overloaded` with `Retry-After` at once, before any work
+    /// (probes and metrics are exempt). 0 disables the limit.
+    #[arg(long, env = "APPEAL_TRIAGE_MAX_IN_FLIGHT", default_value_t = 64)]
+    pub max_in_flight: usize,
+    /// Origins a browser may call the API from (CORS), comma-separated, or `*`
+    /// for any; empty (the default) sends no CORS headers.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -64,6 +85,10 @@ impl Default for HttpConfig {
             batch_queue: 1024,
             embed_cache: 10_000,
             shutdown_grace_secs: 30,
+            request_timeout_secs: 30,
+            body_timeout_secs: 30,
+            max_in_flight: 64,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -48,8 +48,14 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// Prometheus text exposition.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text")))]
 pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let stats = state.batcher.as_ref().map(|b| b.stats().clone());
-    let body = state.metrics.render(stats.as_deref());
+    if let Some(b) = &state.batcher {
+        let depth = b
+            .stats()
+            .queued_texts
+            .load(std::sync::atomic::Ordering::Relaxed);
+        ::metrics::gauge!(crate::metrics::EMBED_QUEUE_DEPTH).set(depth as f64);
+    }
+    let body = crate::metrics::render();
     (
         [(
             header::CONTENT_TYPE,

@@ -5,8 +5,8 @@
 //! Layers, as in text-embeddings-inference's router: this module is only the
 //! HTTP edge (parsing, auth, limits, mapping typed errors to status codes); the
 //! [`Engine`] does the work; the [`Batcher`] queues model calls. Handlers never
-//! log appeal text: the access log carries method, route template, status,
-//! latency and the key id.
+//! log appeal text: the trace span carries method, route template, request id,
+//! tenant, key id, status and latency.
 
 mod admin;
 mod appeals;
@@ -16,7 +16,7 @@ pub mod config;
 pub mod error;
 mod health;
 mod import;
-pub mod metrics;
+mod layers;
 mod open311;
 pub mod openapi;
 pub mod ratelimit;
@@ -26,14 +26,10 @@ mod views;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
 use axum::Router;
 use tokio::net::TcpListener;
-use tracing::Instrument;
 
 use crate::batcher::Batcher;
 use crate::engine::Engine;
@@ -41,7 +37,6 @@ use crate::record::Record;
 
 pub use config::HttpConfig;
 pub use error::{ApiError, ApiResult};
-pub use metrics::Metrics;
 pub use ratelimit::RateLimiter;
 
 /// What every handler shares. Cheap to clone (all `Arc`s).
@@ -53,8 +48,6 @@ pub struct AppState {
     pub record: Record,
     /// Limits and knobs.
     pub config: Arc<HttpConfig>,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
     /// Per-key rate limit.
     pub limiter: Arc<RateLimiter>,
     /// The embedding batcher, when the service runs one (its queue is in the metrics).
@@ -74,7 +67,6 @@ impl AppState {
         Self {
             record: engine.memory().record().clone(),
             engine,
-            metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(RateLimiter::new(
                 config.rate_limit_per_sec,
                 config.rate_limit_burst,
@@ -91,23 +83,37 @@ impl AppState {
     }
 }
 
-/// The whole application: every route, the body limit and the access log.
+/// The whole application: every route and the layers around them.
+///
+/// Inside out: the handlers; admission (429 past `max_in_flight`, probes
+/// exempt), the request timeout and the body limit (the import upload has its
+/// own); then for everything the JSON error bodies, the metrics, compression,
+/// CORS, the trace span and the request id (see [`layers`]).
 pub fn app(state: AppState) -> Router {
-    let body_limit = state.config.max_body_bytes;
-    Router::new()
-        .merge(health::routes())
+    let config = state.config.clone();
+    // Install the recorder before the first request records anything.
+    crate::metrics::handle();
+    let work = Router::new()
         .merge(appeals::routes())
         .merge(admin::routes())
         .merge(categories::routes())
-        .merge(import::routes())
         .merge(open311::routes())
-        .merge(review::routes())
-        .merge(openapi::routes())
+        .merge(review::routes());
+    let admission = layers::admission(&config);
+    let work = layers::bounded(work, &config, Some(config.max_body_bytes));
+    let work = layers::timed_out(layers::admitted(work, &admission), &config);
+    // The upload streams to a spool file that enforces its own, larger limit.
+    let import = layers::admitted(layers::bounded(import::routes(), &config, None), &admission);
+    let ops = Router::new()
+        .merge(health::routes())
+        .merge(openapi::routes());
+    let app = Router::new()
+        .merge(work)
+        .merge(import)
+        .merge(ops)
         .fallback(unknown_path)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), access_log))
-        .with_state(state)
+        .method_not_allowed_fallback(method_not_allowed);
+    layers::outer(app, &config).with_state(state)
 }
 
 /// Every path outside the API answers a JSON 404 like every other error.
@@ -122,27 +128,6 @@ async fn method_not_allowed() -> error::ApiError {
         "method_not_allowed",
         "this path does not take that method",
     )
-}
-
-/// Logs and counts each request under its route template, never its content.
-async fn access_log(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let span =
-        tracing::info_span!("http", method = %method, route = %route, key = tracing::field::Empty);
-    let resp = next.run(req).instrument(span.clone()).await;
-    let took = started.elapsed();
-    let status = resp.status().as_u16();
-    state.metrics.observe_request(&method, &route, status, took);
-    span.in_scope(|| {
-        tracing::info!(status, ms = took.as_secs_f64() * 1000.0, "request");
-    });
-    resp
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting

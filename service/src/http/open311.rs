@@ -433,7 +433,7 @@ async fn post_request(
         .submit(&tenant, appeal, &caller.actor())
         .await
         .map_err(|e| O311Error::from_api(e.into(), fmt))?;
-    super::appeals::observe_outcome(&state, &s.decision);
+    super::appeals::observe_outcome(&s.decision);
     let item = json!({
         "service_request_id": s.appeal_id.to_string(),
         "service_notice": notice(&s.decision),

@@ -1,0 +1,247 @@
+//! The standard layers around the routes, from `tower-http` and `tower`
+//! (kept crates; nothing here re-implements them): request ids, the trace
+//! span, CORS, compression, panics caught, the request and body timeouts, the
+//! body limit, admission control, plus the one piece that is ours: every error
+//! a layer produces (413, 408, 503, a caught panic) gets the JSON error body
+//! the handlers use, and every request is counted in the metrics.
+
+use std::time::{Duration, Instant};
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{BoxError, Router};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use super::error::ApiError;
+use super::{AppState, HttpConfig};
+use crate::metrics;
+
+/// The request id header, set when the client sends none and echoed back.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Seconds a shed request is told to wait before retrying.
+const SHED_RETRY_AFTER_SECS: u64 = 1;
+
+/// The body limit and the slow-client timeout, for routes that read bodies.
+pub(super) fn bounded(
+    routes: Router<AppState>,
+    config: &HttpConfig,
+    limit: Option<usize>,
+) -> Router<AppState> {
+    let routes = routes.layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+        config.body_timeout_secs.max(1),
+    )));
+    match limit {
+        Some(limit) => routes.layer(RequestBodyLimitLayer::new(limit)),
+        None => routes,
+    }
+}
+
+/// The request timeout: past it the request is dropped and answered 503.
+pub(super) fn timed_out(routes: Router<AppState>, config: &HttpConfig) -> Router<AppState> {
+    routes.layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(config.request_timeout_secs.max(1)),
+    ))
+}
+
+/// One admission limit shared by every route it is applied to (`None` when
+/// `max_in_flight` is 0).
+pub(super) fn admission(config: &HttpConfig) -> Option<GlobalConcurrencyLimitLayer> {
+    (config.max_in_flight > 0).then(|| GlobalConcurrencyLimitLayer::new(config.max_in_flight))
+}
+
+/// Past the admission limit a request is refused at once with 429 and
+/// `Retry-After`, before any work: overload ends in fast refusals, not in
+/// timeouts. (`tower`'s load shedding over its concurrency limit.)
+pub(super) fn admitted(
+    routes: Router<AppState>,
+    limit: &Option<GlobalConcurrencyLimitLayer>,
+) -> Router<AppState> {
+    let Some(limit) = limit.clone() else {
+        return routes;
+    };
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(shed))
+            .layer(LoadShedLayer::new())
+            .layer(limit),
+    )
+}
+
+async fn shed(_: BoxError) -> ApiError {
+    metrics::observe_shed("in_flight");
+    ApiError::too_many(
+        "overloaded",
+        "the service is at capacity; retry shortly",
+        SHED_RETRY_AFTER_SECS,
+    )
+}
+
+/// The layers every request passes, innermost first: errors as JSON and the
+/// metrics, caught panics, compression, CORS, the trace span, the request id.
+pub(super) fn outer(app: Router<AppState>, config: &HttpConfig) -> Router<AppState> {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(make_span)
+        .on_request(())
+        .on_response(on_response)
+        .on_failure(());
+    let app = app
+        // Bodies are limited by `bounded`'s layer, not by axum's extractor default.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(json_errors_and_metrics))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(CompressionLayer::new());
+    let app = match cors(config) {
+        Some(cors) => app.layer(cors),
+        None => app,
+    };
+    app.layer(trace)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// The span of one request: method, route template, request id; the tenant
+/// and key are filled in by the auth extractor, the status on response. Never
+/// the path's values, the query or the body.
+fn make_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "http",
+        method = %req.method(),
+        route,
+        request_id = id,
+        tenant = tracing::field::Empty,
+        key = tracing::field::Empty,
+        status = tracing::field::Empty,
+    )
+}
+
+fn on_response(resp: &Response, latency: Duration, span: &Span) {
+    let status = resp.status().as_u16();
+    span.record("status", status);
+    tracing::info!(status, ms = latency.as_secs_f64() * 1000.0, "request");
+}
+
+/// A panic in a handler: a JSON 500. The payload is not logged (it may quote
+/// the appeal); the request id in the span ties the report to the request.
+fn panicked(_payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal("internal error").into_response()
+}
+
+/// Counts the request under its route template and gives every error a layer
+/// produced (body limit, timeouts, CORS refusals) the JSON error body.
+async fn json_errors_and_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let resp = as_json_error(next.run(req).await);
+    metrics::observe_request(
+        method.as_str(),
+        &route,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
+}
+
+fn as_json_error(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "request body over the configured limit"),
+        StatusCode::REQUEST_TIMEOUT => (
+            "body_timeout",
+            "the request body did not arrive within the configured time",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "timeout",
+            "the request took longer than the configured timeout",
+        ),
+        _ => ("error", status.canonical_reason().unwrap_or("error")),
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (name, value) in resp.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut()
+                .entry(name.clone())
+                .or_insert(value.clone());
+        }
+    }
+    out
+}
+
+/// CORS for the configured origins (`*` for any); `None` sends no CORS headers.
+fn cors(config: &HttpConfig) -> Option<CorsLayer> {
+    let origins: Vec<&str> = config
+        .cors_origins
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static(REQUEST_ID),
+            ])
+            .expose_headers([HeaderName::from_static(REQUEST_ID), header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
+}
