@@ -134,6 +134,7 @@ fn main() -> anyhow::Result<()> {
                         received_at: a.created_at,
                         status: AppealStatus::Imported,
                         department: Some(a.label.clone()),
+                        submitted_by: None,
                     };
                     memory.record().insert_appeal(&data, "tune").await?;
                 }

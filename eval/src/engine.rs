@@ -203,6 +203,7 @@ impl Router for EngineRouter {
                         received_at: a.created_at,
                         status: AppealStatus::Imported,
                         department: Some(a.label.clone()),
+                        submitted_by: None,
                     };
                     memory.record().insert_appeal(&data, "eval-import").await?;
                 }

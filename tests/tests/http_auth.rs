@@ -378,3 +378,157 @@ async fn a_key_of_tenant_a_never_reads_or_affects_tenant_b() {
     assert_eq!(s.state.record.count_appeals("a").await.unwrap(), 1);
     s.stop().await;
 }
+
+/// Least privilege for portal keys: a portal reads the text, history and
+/// place of what it submitted itself, never imported history or another
+/// portal's appeals (JSON API: 404; Open311: status and service fields
+/// only); a supervisor reads everything; Open311's filters are part of the
+/// query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_keys_read_only_their_own_appeals() {
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    let admin = s.key("city", KeyRole::Admin).await;
+    let portal_a = s.key("city", KeyRole::Portal).await;
+    let portal_b = s.key("city", KeyRole::Portal).await;
+    let sup = s.key("city", KeyRole::Supervisor).await;
+    let csv = "id,created_at,text,district,department\n\
+               h1,2024-01-02T10:00:00Z,\"secret history: pothole near flat 12\",North,roads\n";
+    let r = s
+        .client
+        .post(s.url("/v1/import?format=csv"))
+        .bearer_auth(&admin)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let imported = s
+        .state
+        .record
+        .appeal_by_external("city", "h1")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mine = s
+        .submit(&portal_a, "burst water pipe on my street", "North")
+        .await["appeal_id"]
+        .as_i64()
+        .unwrap();
+    let theirs = s
+        .submit(&portal_b, "broken lamp by the school", "North")
+        .await["appeal_id"]
+        .as_i64()
+        .unwrap();
+
+    // JSON API: own appeal and its history readable, the others are not there.
+    let (st, v) = s.get(&portal_a, &format!("/v1/appeals/{mine}")).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["text"], "burst water pipe on my street", "{v}");
+    assert_eq!(
+        s.get(&portal_a, &format!("/v1/appeals/{mine}/history"))
+            .await
+            .0,
+        200
+    );
+    for id in [theirs, imported] {
+        for path in [
+            format!("/v1/appeals/{id}"),
+            format!("/v1/appeals/{id}/history"),
+        ] {
+            let (st, v) = s.get(&portal_a, &path).await;
+            assert_eq!(
+                (st, error_code(&v).as_str()),
+                (404, "not_found"),
+                "{path}: {v}"
+            );
+        }
+        let (st, v) = s.get(&sup, &format!("/v1/appeals/{id}")).await;
+        assert_eq!(st, 200, "a supervisor reads every appeal: {v}");
+    }
+
+    // Open311: by id and in lists, others' requests carry no description or place.
+    let o311 = |path: String| {
+        let c = s.client.clone();
+        let url = s.url(&path);
+        async move { status_json(c.get(url).send().await.unwrap()).await }
+    };
+    let (st, v) = o311(format!(
+        "/open311/v2/requests.json?api_key={portal_a}&service_request_id={mine},{theirs},{imported}"
+    ))
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["description"], "burst water pipe on my street");
+    for item in &items[1..] {
+        assert!(item.get("description").is_none(), "{item}");
+        assert!(item["address"].is_null() && item["lat"].is_null(), "{item}");
+        assert!(item["status"].is_string(), "status stays visible: {item}");
+    }
+    let (st, v) = o311(format!(
+        "/open311/v2/requests/{imported}.json?api_key={portal_a}"
+    ))
+    .await;
+    assert_eq!(st, 200);
+    assert!(v[0].get("description").is_none(), "{v}");
+    let (_, v) = o311(format!(
+        "/open311/v2/requests/{imported}.json?api_key={sup}"
+    ))
+    .await;
+    assert_eq!(v[0]["description"], "secret history: pothole near flat 12");
+    let (_, v) = o311(format!("/open311/v2/requests.json?api_key={portal_a}")).await;
+    let listed = serde_json::to_string(&v).unwrap();
+    assert!(!listed.contains("secret history"), "{listed}");
+    assert!(!listed.contains("broken lamp"), "{listed}");
+    assert!(listed.contains("burst water pipe"), "{listed}");
+    assert_eq!(v.as_array().unwrap().len(), 3);
+
+    // Filters are applied by the query: closed = history, open = the live ones.
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["service_request_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, v) = o311(format!(
+        "/open311/v2/requests.json?api_key={sup}&status=closed"
+    ))
+    .await;
+    assert_eq!(ids(&v), vec![imported.to_string()]);
+    let (_, v) = o311(format!(
+        "/open311/v2/requests.json?api_key={sup}&status=open"
+    ))
+    .await;
+    assert_eq!(ids(&v), vec![mine.to_string(), theirs.to_string()]);
+    let (_, v) = o311(format!(
+        "/open311/v2/requests.json?api_key={sup}&end_date=2024-06-01T00:00:00Z"
+    ))
+    .await;
+    assert_eq!(ids(&v), vec![imported.to_string()]);
+    for code in ["roads", "water"] {
+        let (_, v) = o311(format!(
+            "/open311/v2/requests.json?api_key={sup}&service_code={code}"
+        ))
+        .await;
+        for item in v.as_array().unwrap() {
+            assert_eq!(item["service_code"], code, "{item}");
+        }
+        assert_eq!(
+            ids(&v).contains(&imported.to_string()),
+            code == "roads",
+            "{v}"
+        );
+    }
+    let (st, v) = o311(format!(
+        "/open311/v2/requests.json?api_key={sup}&status=maybe"
+    ))
+    .await;
+    assert_eq!(st, 400, "{v}");
+    let (st, _) = o311("/open311/v2/requests.json".into()).await;
+    assert_eq!(st, 403, "no anonymous reads");
+    s.stop().await;
+}

@@ -71,6 +71,7 @@ fn appeal(tenant: &str, ext: Option<&str>, text: &str) -> AppealData {
         received_at: 1_700_000_000_000,
         status: AppealStatus::Received,
         department: None,
+        submitted_by: None,
     }
 }
 

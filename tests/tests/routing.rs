@@ -72,6 +72,7 @@ async fn history_at(engine: &Engine, tenant: &str, cases: &[(&str, &str, Place)]
             received_at: 1_600_000_000_000 + i as i64 * 60_000,
             status: AppealStatus::Imported,
             department: Some(dept.to_string()),
+            submitted_by: None,
         };
         engine
             .memory()

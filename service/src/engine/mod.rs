@@ -574,6 +574,7 @@ impl Engine {
             received_at,
             status,
             department,
+            submitted_by: Some(actor.to_string()),
         };
         let suggestion = SuggestionBody {
             decision_json: &json,

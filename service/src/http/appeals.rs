@@ -191,6 +191,7 @@ pub(super) async fn get_appeal(
         .engine
         .appeal(caller.tenant(), id)
         .await?
+        .filter(|v| caller.may_read(&v.appeal.data))
         .ok_or_else(|| ApiError::not_found(format!("no appeal {id}")))?;
     Ok(Json(AppealDto::from(view)))
 }
@@ -205,6 +206,8 @@ pub(super) struct ListParams {
     department: Option<String>,
     /// Received at or after: unix ms, `YYYY-MM-DD` or RFC 3339.
     since: Option<String>,
+    /// Received at or before: unix ms, `YYYY-MM-DD` (UTC midnight) or RFC 3339.
+    until: Option<String>,
     /// Page after this appeal id (from `next_after`).
     after: Option<i64>,
     /// Page size (default 50, at most the configured maximum, 200 by default).
@@ -215,8 +218,8 @@ pub(super) struct ListParams {
     category: Option<String>,
 }
 
-/// Parses `since`: unix ms, an ISO date (UTC midnight) or an RFC 3339 time.
-fn parse_since(s: &str) -> Result<i64, ApiError> {
+/// Parses `since` or `until`: unix ms, an ISO date (UTC midnight) or an RFC 3339 time.
+fn parse_time(field: &str, s: &str) -> Result<i64, ApiError> {
     if let Ok(ms) = s.parse::<i64>() {
         return Ok(ms);
     }
@@ -229,7 +232,7 @@ fn parse_since(s: &str) -> Result<i64, ApiError> {
         }
     }
     Err(ApiError::invalid(format!(
-        "since {s:?}: expected unix milliseconds, YYYY-MM-DD or an RFC 3339 time"
+        "{field} {s:?}: expected unix milliseconds, YYYY-MM-DD or an RFC 3339 time"
     )))
 }
 
@@ -253,7 +256,13 @@ pub(super) async fn list(
         .since
         .as_deref()
         .filter(|s| !s.is_empty())
-        .map(parse_since)
+        .map(|s| parse_time("since", s))
+        .transpose()?;
+    let until = p
+        .until
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_time("until", s))
         .transpose()?;
     let limit = p.limit.unwrap_or(50);
     if limit < 1 || limit > state.config.max_page {
@@ -271,10 +280,11 @@ pub(super) async fn list(
     };
     triage_domain::category::validate(&category).map_err(|e| ApiError::invalid(e.to_string()))?;
     let q = AppealQuery {
-        status,
+        statuses: status.into_iter().collect(),
         category: triage_domain::category::tidy(category),
         department: p.department.filter(|d| !d.is_empty()),
         since,
+        until,
         after_id: p.after,
         limit,
     };
@@ -370,6 +380,16 @@ pub(super) async fn history(
     Portal(caller): Portal,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<HistoryResponse>> {
+    // A portal key sees the history of its own submissions only (404 otherwise,
+    // as for an id that does not exist).
+    let readable = state
+        .record
+        .appeal(caller.tenant(), id)
+        .await?
+        .is_some_and(|a| caller.may_read(&a.data));
+    if !readable {
+        return Err(ApiError::not_found(format!("no appeal {id}")));
+    }
     let entries = state.engine.history(caller.tenant(), id).await?;
     Ok(Json(HistoryResponse {
         appeal_id: id,
@@ -400,7 +420,7 @@ pub(super) async fn review_queue(
         // Every waiting appeal is read (sorting needs all); pages bound memory per query.
         loop {
             let q = AppealQuery {
-                status: Some(status),
+                statuses: vec![status],
                 after_id: after,
                 limit: state.config.max_page,
                 ..AppealQuery::default()
@@ -436,10 +456,14 @@ mod tests {
 
     #[test]
     fn since_accepts_ms_dates_and_rfc3339() {
-        assert_eq!(parse_since("1700000000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_since("1970-01-02").unwrap(), 86_400_000);
-        assert_eq!(parse_since("1970-01-01T00:00:01Z").unwrap(), 1000);
-        let e = parse_since("yesterday").unwrap_err();
+        assert_eq!(
+            parse_time("since", "1700000000000").unwrap(),
+            1_700_000_000_000
+        );
+        assert_eq!(parse_time("since", "1970-01-02").unwrap(), 86_400_000);
+        assert_eq!(parse_time("until", "1970-01-01T00:00:01Z").unwrap(), 1000);
+        let e = parse_time("until", "yesterday").unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.starts_with("until "), "{}", e.message);
     }
 }

@@ -34,6 +34,16 @@ impl Caller {
     pub fn actor(&self) -> String {
         format!("key:{}", self.key.id)
     }
+
+    /// Whether this caller may read an appeal's text, decisions and history.
+    /// Supervisors and admins read every appeal of their tenant; a portal key
+    /// only what it submitted itself. A portal key is often public (built
+    /// into a web page or a mobile app), so it must not open imported history
+    /// or other portals' appeals, however their ids are guessed.
+    pub fn may_read(&self, appeal: &crate::record::AppealData) -> bool {
+        self.key.role >= KeyRole::Supervisor
+            || appeal.submitted_by.as_deref() == Some(self.actor().as_str())
+    }
 }
 
 /// Authenticates a presented key, applies the rate limit and checks the role.

@@ -178,12 +178,15 @@ fn as_json_error(resp: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_json = resp
+    // Handlers answer errors as JSON (or, on Open311, as its XML or JSON
+    // error list); what is left is axum's and the layers' empty or plain-text
+    // bodies.
+    let structured = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| !v.starts_with("text/plain"));
+    if structured {
         return resp;
     }
     let (code, message) = match status {

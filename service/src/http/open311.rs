@@ -462,7 +462,11 @@ fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn request_json(v: &AppealView, deps: &[Department]) -> Value {
+/// One request as GeoReport shows it. `full` is false for a portal key
+/// reading an appeal it did not submit: status and service fields only, no
+/// `description` and no precise place (GeoReport v2 lets a server withhold
+/// them), so a public portal key cannot read citizens' appeals.
+fn request_json(v: &AppealView, deps: &[Department], full: bool) -> Value {
     let a = &v.appeal;
     let dep = a.data.department.as_deref().or_else(|| {
         v.suggestion
@@ -509,7 +513,9 @@ fn request_json(v: &AppealView, deps: &[Department]) -> Value {
             json!(crate::record::code_of(&a.data.category)),
         );
     }
-    m.insert("description".into(), json!(a.data.text));
+    if full {
+        m.insert("description".into(), json!(a.data.text));
+    }
     m.insert("agency_responsible".into(), json!(agency));
     m.insert(
         "service_notice".into(),
@@ -518,23 +524,31 @@ fn request_json(v: &AppealView, deps: &[Department]) -> Value {
     m.insert("requested_datetime".into(), json!(iso(a.data.received_at)));
     m.insert("updated_datetime".into(), json!(iso(updated)));
     m.insert("expected_datetime".into(), json!(expected));
-    m.insert("address".into(), json!(a.data.place.address));
+    let place = &a.data.place;
+    m.insert(
+        "address".into(),
+        json!(place.address.as_ref().filter(|_| full)),
+    );
     m.insert("address_id".into(), Value::Null);
     m.insert("zipcode".into(), Value::Null);
-    m.insert("lat".into(), json!(a.data.place.lat));
-    m.insert("long".into(), json!(a.data.place.lon));
+    m.insert("lat".into(), json!(place.lat.filter(|_| full)));
+    m.insert("long".into(), json!(place.lon.filter(|_| full)));
     m.insert("media_url".into(), Value::Null);
     Value::Object(m)
 }
 
-/// `GET requests.json|xml`: by ids, or filtered (status, dates), newest last.
+/// `GET requests.json|xml`: by ids, or filtered (status, service, dates),
+/// oldest first, at most [`LIST_CAP`]. Every filter is part of the query, so
+/// the cap never hides a match behind older appeals; a client pages forward
+/// with `start_date`.
 async fn list_requests(state: &AppState, q: &HashMap<String, String>, fmt: Fmt) -> O311Result {
-    let tenant = tenant_of(state, q, false, fmt).await?;
+    let caller = reader(state, q, fmt).await?;
+    let tenant = caller.tenant().to_string();
     let deps = departments(state, &tenant, fmt).await?;
     let err = |e: crate::engine::EngineError| O311Error::from_api(e.into(), fmt);
     let mut views = Vec::new();
     if let Some(ids) = q.get("service_request_id").filter(|s| !s.is_empty()) {
-        for id in ids.split(',') {
+        for id in ids.split(',').take(LIST_CAP as usize) {
             let id: i64 = id.trim().parse().map_err(|_| {
                 O311Error::new(
                     StatusCode::BAD_REQUEST,
@@ -547,51 +561,96 @@ async fn list_requests(state: &AppState, q: &HashMap<String, String>, fmt: Fmt) 
             }
         }
     } else {
-        let since = match q.get("start_date").filter(|s| !s.is_empty()) {
-            Some(s) => Some(
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| {
-                        O311Error::new(
-                            StatusCode::BAD_REQUEST,
-                            "start_date is not a W3C date-time",
-                            fmt,
-                        )
-                    })?
-                    .timestamp_millis(),
-            ),
-            None => None,
-        };
-        let until = match q.get("end_date").filter(|s| !s.is_empty()) {
-            Some(s) => Some(
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| {
-                        O311Error::new(
-                            StatusCode::BAD_REQUEST,
-                            "end_date is not a W3C date-time",
-                            fmt,
-                        )
-                    })?
-                    .timestamp_millis(),
-            ),
-            None => None,
-        };
-        let query = AppealQuery {
-            since,
-            limit: 1000,
+        let mut query = AppealQuery {
+            since: w3c_time(q, "start_date", fmt)?,
+            until: w3c_time(q, "end_date", fmt)?,
+            statuses: statuses(q, fmt)?,
+            limit: LIST_CAP,
             ..AppealQuery::default()
         };
+        if let Some(code) = q.get("service_code").filter(|s| !s.is_empty()) {
+            // A service is a category of the catalogue, or (for a tenant
+            // without one) a department.
+            let categories = state
+                .record
+                .categories(&tenant)
+                .await
+                .map_err(|e| O311Error::from_api(e.into(), fmt))?;
+            match categories.into_iter().find(|c| &c.code == code) {
+                Some(c) => query.category = c.path,
+                None => query.department = Some(code.clone()),
+            }
+        }
         views = state.engine.list(&tenant, query).await.map_err(err)?;
-        views.retain(|v| until.is_none_or(|u| v.appeal.data.received_at <= u));
     }
-    let mut items: Vec<Value> = views.iter().map(|v| request_json(v, &deps)).collect();
-    if let Some(code) = q.get("service_code").filter(|s| !s.is_empty()) {
-        items.retain(|i| i["service_code"].as_str() == Some(code.as_str()));
-    }
-    if let Some(status) = q.get("status").filter(|s| !s.is_empty()) {
-        let wanted: Vec<&str> = status.split(',').map(str::trim).collect();
-        items.retain(|i| i["status"].as_str().is_some_and(|s| wanted.contains(&s)));
-    }
+    let items: Vec<Value> = views
+        .iter()
+        .map(|v| request_json(v, &deps, caller.may_read(&v.appeal.data)))
+        .collect();
     Ok(render(fmt, "service_requests", "request", &items))
+}
+
+/// Most requests one list answers.
+const LIST_CAP: i64 = 1000;
+
+/// The caller of a read: a key is required (there is no anonymous read).
+async fn reader(
+    state: &AppState,
+    q: &HashMap<String, String>,
+    fmt: Fmt,
+) -> Result<Caller, O311Error> {
+    match q.get("api_key").filter(|k| !k.is_empty()) {
+        Some(key) => caller_of(state, key, fmt).await,
+        None => Err(O311Error::new(
+            StatusCode::FORBIDDEN,
+            "api_key required",
+            fmt,
+        )),
+    }
+}
+
+/// A W3C date-time query field, if present.
+fn w3c_time(q: &HashMap<String, String>, field: &str, fmt: Fmt) -> Result<Option<i64>, O311Error> {
+    let Some(s) = q.get(field).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| Some(t.timestamp_millis()))
+        .map_err(|_| {
+            O311Error::new(
+                StatusCode::BAD_REQUEST,
+                format!("{field} is not a W3C date-time"),
+                fmt,
+            )
+        })
+}
+
+/// The record statuses behind GeoReport's `open` and `closed` (comma list).
+fn statuses(q: &HashMap<String, String>, fmt: Fmt) -> Result<Vec<AppealStatus>, O311Error> {
+    let Some(list) = q.get("status").filter(|s| !s.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for s in list.split(',').map(str::trim) {
+        match s {
+            "open" => out.extend([
+                AppealStatus::Received,
+                AppealStatus::AutoRouted,
+                AppealStatus::NeedsReview,
+                AppealStatus::Decided,
+                AppealStatus::Rerouted,
+            ]),
+            "closed" => out.push(AppealStatus::Imported),
+            _ => {
+                return Err(O311Error::new(
+                    StatusCode::BAD_REQUEST,
+                    "status must be open or closed",
+                    fmt,
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `GET requests/{id}.json|xml`.
@@ -601,24 +660,25 @@ async fn get_request(
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> O311Result {
     let (id, fmt) = split_file(&file)?;
-    let tenant = tenant_of(&state, &q, false, fmt).await?;
+    let caller = reader(&state, &q, fmt).await?;
     let id: i64 = id
         .parse()
         .map_err(|_| O311Error::new(StatusCode::NOT_FOUND, "service_request_id not found", fmt))?;
     let v = state
         .engine
-        .appeal(&tenant, id)
+        .appeal(caller.tenant(), id)
         .await
         .map_err(|e| O311Error::from_api(e.into(), fmt))?
         .ok_or_else(|| {
             O311Error::new(StatusCode::NOT_FOUND, "service_request_id not found", fmt)
         })?;
-    let deps = departments(&state, &tenant, fmt).await?;
+    let deps = departments(&state, caller.tenant(), fmt).await?;
+    let full = caller.may_read(&v.appeal.data);
     Ok(render(
         fmt,
         "service_requests",
         "request",
-        &[request_json(&v, &deps)],
+        &[request_json(&v, &deps, full)],
     ))
 }
 

@@ -153,6 +153,7 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
         status,
         department: non_empty(row.get(Field::Department))
             .map(|d| o.aliases.resolve(&d).to_string()),
+        submitted_by: None,
     })
 }
 

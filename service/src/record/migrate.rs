@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0005_categories.sql"),
         include_str!("migrations/postgres/0005_categories.sql"),
     ),
+    (
+        6,
+        include_str!("migrations/sqlite/0006_appeal_submitter.sql"),
+        include_str!("migrations/postgres/0006_appeal_submitter.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -328,8 +328,8 @@ impl Record {
         let row = sqlx::query(
             "INSERT INTO appeals (tenant_id, external_id, text, redacted_text, language, district, \
              municipality, lat, lon, address, channel, applicant_category, received_at, status, \
-             department, category, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+             department, category, submitted_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
              RETURNING id",
         )
         .bind(&a.tenant_id)
@@ -348,6 +348,7 @@ impl Record {
         .bind(a.status.as_str())
         .bind(&a.department)
         .bind(category_to_sql(&a.category))
+        .bind(&a.submitted_by)
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -473,7 +474,7 @@ fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
 
 const APPEAL_SELECT: &str = "SELECT id, tenant_id, external_id, text, redacted_text, language, \
     district, municipality, lat, lon, address, channel, applicant_category, received_at, status, \
-    department, category FROM appeals";
+    department, category, submitted_by FROM appeals";
 
 fn appeal_from_row(r: &AnyRow) -> Result<Appeal> {
     Ok(Appeal {
@@ -502,6 +503,7 @@ fn appeal_from_row(r: &AnyRow) -> Result<Appeal> {
                 },
             )?,
             department: r.try_get("department")?,
+            submitted_by: r.try_get("submitted_by")?,
         },
     })
 }

@@ -116,6 +116,11 @@ pub struct AppealData {
     pub status: AppealStatus,
     /// Known, suggested or confirmed department.
     pub department: Option<String>,
+    /// Who submitted it through the API (the key's audit actor, `key:<id>`);
+    /// `None` for imported history. Decides whether a portal key may read
+    /// its text.
+    #[serde(default)]
+    pub submitted_by: Option<String>,
 }
 
 /// A stored appeal: its record id and what it says.

@@ -96,12 +96,14 @@ pub(super) async fn insert_suggestion(
 /// Filter of the review queue and appeal listings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppealQuery {
-    /// Only this status.
-    pub status: Option<AppealStatus>,
+    /// Only these statuses (empty: any).
+    pub statuses: Vec<AppealStatus>,
     /// Only appeals currently assigned or suggested to this department.
     pub department: Option<String>,
     /// Received at or after (unix ms).
     pub since: Option<i64>,
+    /// Received at or before (unix ms).
+    pub until: Option<i64>,
     /// Page after this appeal id (ascending ids).
     pub after_id: Option<i64>,
     /// Page size.
@@ -303,14 +305,21 @@ impl Record {
             n += 1;
             sql.push_str(&clause.replace('?', &format!("${n}")));
         };
-        if q.status.is_some() {
-            next(&mut sql, " AND status = ?");
+        if !q.statuses.is_empty() {
+            next(&mut sql, " AND status IN (?");
+            for _ in 1..q.statuses.len() {
+                next(&mut sql, ", ?");
+            }
+            sql.push(')');
         }
         if q.department.is_some() {
             next(&mut sql, " AND department = ?");
         }
         if q.since.is_some() {
             next(&mut sql, " AND received_at >= ?");
+        }
+        if q.until.is_some() {
+            next(&mut sql, " AND received_at <= ?");
         }
         if q.after_id.is_some() {
             next(&mut sql, " AND id > ?");
@@ -335,7 +344,7 @@ impl Record {
         }
         next(&mut sql, " ORDER BY id LIMIT ?");
         let mut query = sqlx::query(&sql).bind(tenant);
-        if let Some(s) = q.status {
+        for s in &q.statuses {
             query = query.bind(s.as_str());
         }
         if let Some(d) = &q.department {
@@ -343,6 +352,9 @@ impl Record {
         }
         if let Some(s) = q.since {
             query = query.bind(s);
+        }
+        if let Some(u) = q.until {
+            query = query.bind(u);
         }
         if let Some(a) = q.after_id {
             query = query.bind(a);
