@@ -72,6 +72,19 @@ pub enum ModelError {
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 
 impl ModelError {
+    /// Whether the input itself was refused (empty, not UTF-8, too long, too
+    /// many texts): the same input fails again, so it is the caller's error,
+    /// not the model's.
+    pub fn is_input(&self) -> bool {
+        matches!(
+            self,
+            Self::EmptyText { .. }
+                | Self::InvalidUtf8 { .. }
+                | Self::TextTooLong { .. }
+                | Self::BatchTooLarge { .. }
+        )
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io {
             path: path.into(),

@@ -362,13 +362,10 @@ async fn embed_blocking(
     .await
     .map_err(|e| BatchError::Failed(e.to_string()))?
     .map_err(|e| {
-        use triage_models::ModelError as M;
-        match e {
-            M::EmptyText { .. }
-            | M::InvalidUtf8 { .. }
-            | M::TextTooLong { .. }
-            | M::BatchTooLarge { .. } => BatchError::Input(e.to_string()),
-            other => BatchError::Failed(other.to_string()),
+        if e.is_input() {
+            BatchError::Input(e.to_string())
+        } else {
+            BatchError::Failed(e.to_string())
         }
     })
 }

@@ -15,6 +15,7 @@ pub mod index;
 pub mod memory;
 pub mod metrics;
 pub mod migrate;
+pub mod outbox_cli;
 pub mod record;
 pub mod serve;
 pub mod telemetry;

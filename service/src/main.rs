@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         action: appeal_triage::serve::TenantsCommand,
     },
+    /// List, retry or drop index writes set aside as dead letters.
+    Outbox {
+        #[command(subcommand)]
+        action: appeal_triage::outbox_cli::OutboxCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +153,13 @@ fn main() -> anyhow::Result<()> {
                 "{}",
                 tokio::runtime::Runtime::new()?
                     .block_on(appeal_triage::serve::tenants(cfg, action))?
+            );
+        }
+        Command::Outbox { action } => {
+            print!(
+                "{}",
+                tokio::runtime::Runtime::new()?
+                    .block_on(appeal_triage::outbox_cli::outbox(cfg, action))?
             );
         }
         Command::Import(args) => {

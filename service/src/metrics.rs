@@ -16,6 +16,8 @@
 //! - `triage_stage_duration_seconds{stage}` time per step of a request (see [`Stage`])
 //! - `triage_embed_queue_depth` gauge, `triage_embed_rejected_total`,
 //!   `triage_embed_cache_hits_total` counters, `triage_embed_batch_size` histogram
+//! - `triage_outbox_pending`, `triage_outbox_dead_letters` gauges,
+//!   `triage_outbox_dead_letters_total` counter
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -49,6 +51,12 @@ pub const EMBED_REJECTED: &str = "triage_embed_rejected_total";
 pub const EMBED_CACHE_HITS: &str = "triage_embed_cache_hits_total";
 /// Texts per model call.
 pub const EMBED_BATCH_SIZE: &str = "triage_embed_batch_size";
+/// Index writes set aside because the model refuses their text.
+pub const OUTBOX_DEAD: &str = "triage_outbox_dead_letters_total";
+/// Dead letters waiting for an admin (all tenants), set on each scrape.
+pub const OUTBOX_DEAD_PENDING: &str = "triage_outbox_dead_letters";
+/// Index writes not yet applied, set on each scrape.
+pub const OUTBOX_PENDING: &str = "triage_outbox_pending";
 
 /// The process's Prometheus recorder, installed as the global `metrics`
 /// recorder on first call. If another recorder was installed first (a host
@@ -105,6 +113,15 @@ fn describe() {
     );
     describe_counter!(EMBED_CACHE_HITS, "Texts whose vector came from the cache.");
     describe_histogram!(EMBED_BATCH_SIZE, "Texts per model call.");
+    describe_counter!(
+        OUTBOX_DEAD,
+        "Index writes set aside as dead letters because the model refuses their text."
+    );
+    describe_gauge!(
+        OUTBOX_DEAD_PENDING,
+        "Dead letters waiting for an admin to retry or drop them."
+    );
+    describe_gauge!(OUTBOX_PENDING, "Index writes not yet applied.");
 }
 
 /// The exposition text of everything recorded so far.

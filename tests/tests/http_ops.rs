@@ -331,3 +331,118 @@ fn metric(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
 }
+
+/// An index write the model refuses (a control-character-only text stored
+/// before the door checked it) is set aside as a dead letter: later
+/// submissions are served, `/readyz` says so, and the tenant's admin lists,
+/// retries and drops it; another tenant's admin sees none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poisoned_outbox_entry_becomes_a_dead_letter_not_a_wedge() {
+    use appeal_triage::record::{AppealData, AppealStatus};
+    let s = start().await;
+    s.tenant("city", DEPARTMENTS).await;
+    s.tenant("town", DEPARTMENTS).await;
+    let admin = s.key("city", KeyRole::Admin).await;
+    let other_admin = s.key("town", KeyRole::Admin).await;
+    let portal = s.key("city", KeyRole::Portal).await;
+    let poison = AppealData {
+        tenant_id: "city".into(),
+        external_id: Some("old-1".into()),
+        text: "\u{1}\u{2}".into(),
+        redacted_text: "\u{1}\u{2}".into(),
+        language: None,
+        place: Default::default(),
+        channel: None,
+        applicant_category: None,
+        category: Vec::new(),
+        received_at: 1_600_000_000_000,
+        status: AppealStatus::Imported,
+        department: Some("roads".into()),
+        submitted_by: None,
+    };
+    let id = s
+        .state
+        .record
+        .insert_appeal(&poison, "import")
+        .await
+        .unwrap()
+        .id;
+
+    // The next submission drains the outbox: it is served, the entry set aside.
+    let a = s
+        .submit(&portal, "water pipe burst in the basement", "North")
+        .await;
+    assert!(a["appeal_id"].is_i64(), "{a}");
+    let (st, r) = status_json(s.client.get(s.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["dead_letters"], 1, "{r}");
+    assert_eq!(r["outbox_pending"], 0, "{r}");
+
+    let (st, v) = s.get(&admin, "/v1/outbox/dead").await;
+    assert_eq!(st, 200, "{v}");
+    let letters = v.as_array().unwrap();
+    assert_eq!(letters.len(), 1, "{v}");
+    assert_eq!(letters[0]["appeal_id"], id);
+    assert!(
+        letters[0]["reason"].as_str().unwrap().contains("empty"),
+        "{v}"
+    );
+    let seq = letters[0]["seq"].as_i64().unwrap();
+    assert_eq!(s.get(&portal, "/v1/outbox/dead").await.0, 403);
+    assert_eq!(
+        s.get(&other_admin, "/v1/outbox/dead").await.1,
+        serde_json::json!([])
+    );
+    let (st, _) = s
+        .post(
+            &other_admin,
+            &format!("/v1/outbox/dead/{seq}/retry"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(st, 404, "another tenant's letter is not there");
+
+    // A retry puts it back and applies it at once: still refused, set aside again.
+    let (st, v) = s
+        .post(
+            &admin,
+            &format!("/v1/outbox/dead/{seq}/retry"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+    let (_, v) = s.get(&admin, "/v1/outbox/dead").await;
+    let again = v.as_array().unwrap();
+    assert_eq!(again.len(), 1, "{v}");
+    assert_ne!(
+        again[0]["seq"].as_i64().unwrap(),
+        seq,
+        "a new outbox position"
+    );
+    let seq = again[0]["seq"].as_i64().unwrap();
+
+    let (st, _) = s.delete(&admin, &format!("/v1/outbox/dead/{seq}")).await;
+    assert_eq!(st, 204);
+    assert_eq!(
+        s.get(&admin, "/v1/outbox/dead").await.1,
+        serde_json::json!([])
+    );
+    let (st, v) = s.delete(&admin, &format!("/v1/outbox/dead/{seq}")).await;
+    assert_eq!(st, 404, "{v}");
+    // The appeal itself is still in the record.
+    assert!(s.state.record.appeal("city", id).await.unwrap().is_some());
+    let metrics = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metric(&metrics, "triage_outbox_dead_letters_total").is_some_and(|v| v >= 2.0),
+        "{metrics}"
+    );
+    s.stop().await;
+}

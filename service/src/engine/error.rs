@@ -69,7 +69,8 @@ impl From<MemoryError> for EngineError {
         match e {
             MemoryError::Record(r) => r.into(),
             MemoryError::Index(i) => i.into(),
-            MemoryError::Embed(m) => Self::InvalidInput(m),
+            MemoryError::Rejected(m) => Self::InvalidInput(m),
+            MemoryError::Embed(m) => Self::Internal(m),
             MemoryError::Overloaded(m) => Self::Overloaded(m),
         }
     }

@@ -172,6 +172,13 @@ pub struct Readiness {
     pub record: bool,
     /// Vector index answers.
     pub index: bool,
+    /// Index writes not yet applied (`None` when the record does not answer).
+    /// New appeals are routed against the index without them until they are.
+    pub outbox_pending: Option<i64>,
+    /// Index writes set aside because the model refuses their text; the
+    /// service serves, but those appeals are not similar cases until an admin
+    /// retries or drops them.
+    pub dead_letters: Option<i64>,
 }
 
 impl Readiness {
@@ -244,10 +251,13 @@ impl Engine {
 
     /// Whether the model and stores answer.
     pub async fn ready(&self) -> Readiness {
+        let record = self.memory.record();
         Readiness {
             model: true,
-            record: self.memory.record().ping().await,
+            record: record.ping().await,
             index: self.memory.index().snapshot().await.is_ok(),
+            outbox_pending: record.count_outbox().await.ok(),
+            dead_letters: record.count_dead_letters().await.ok(),
         }
     }
 

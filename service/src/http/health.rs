@@ -23,7 +23,9 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: model, record and index all answer.
+/// Readiness: model, record and index all answer (503 otherwise); the body
+/// also says how many index writes are pending and how many were set aside
+/// as dead letters, which do not stop the service from serving.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
     (status = 200, description = "ready"),
     (status = 503, description = "a store is unreachable")))]
@@ -41,6 +43,8 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "model": r.model,
             "record": r.record,
             "index": r.index,
+            "outbox_pending": r.outbox_pending,
+            "dead_letters": r.dead_letters,
         })),
     )
 }
@@ -54,6 +58,13 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
             .queued_texts
             .load(std::sync::atomic::Ordering::Relaxed);
         ::metrics::gauge!(crate::metrics::EMBED_QUEUE_DEPTH).set(depth as f64);
+    }
+    let record = state.engine.memory().record();
+    if let Ok(n) = record.count_outbox().await {
+        ::metrics::gauge!(crate::metrics::OUTBOX_PENDING).set(n as f64);
+    }
+    if let Ok(n) = record.count_dead_letters().await {
+        ::metrics::gauge!(crate::metrics::OUTBOX_DEAD_PENDING).set(n as f64);
     }
     let body = crate::metrics::render();
     (

@@ -19,6 +19,7 @@ mod import;
 mod layers;
 mod open311;
 pub mod openapi;
+mod outbox;
 pub mod ratelimit;
 mod review;
 mod views;
@@ -96,6 +97,7 @@ pub fn app(state: AppState) -> Router {
     let work = Router::new()
         .merge(appeals::routes())
         .merge(admin::routes())
+        .merge(outbox::routes())
         .merge(categories::routes())
         .merge(open311::routes())
         .merge(review::routes());

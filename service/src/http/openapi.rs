@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::{ErrorBody, ErrorDetail};
 use super::views::*;
 use super::AppState;
-use super::{admin, appeals, categories, health, import};
+use super::{admin, appeals, categories, health, import, outbox};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -21,14 +21,15 @@ use super::{admin, appeals, categories, health, import};
         admin::get_tenant, admin::put_tenant, admin::list_departments, admin::get_department,
         admin::put_department, admin::delete_department, admin::list_keys, admin::create_key,
         admin::revoke_key, import::import_history, categories::list_categories,
-        categories::put_category, categories::seed_categories,
+        categories::put_category, categories::seed_categories, outbox::list_dead,
+        outbox::retry_dead, outbox::drop_dead,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, PlaceDto, SubmitRequest, SubmitResponse, PreviewResponse, BatchRequest, BatchItem,
         BatchResponse, AppealDto, AppealPage, DecisionDto, DecisionRequest, RerouteRequest,
         HistoryEntry, HistoryResponse, admin::TenantDto, admin::DepartmentDto, admin::KeyDto,
-        categories::CategoryDto, categories::SeedResponse,
+        categories::CategoryDto, categories::SeedResponse, outbox::DeadLetterDto,
         admin::NewKeyRequest, admin::NewKeyResponse, import::ImportResponse, import::RejectDto,
     )),
     modifiers(&Security),

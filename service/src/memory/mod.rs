@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 use triage_models::{Embedder, Role};
 
 use crate::index::{CaseFilter, CasePayload, CasePoint, Hit, IndexError, VectorIndex};
-use crate::record::{Appeal, AppealStatus, Record, RecordError};
+use crate::record::{Appeal, AppealStatus, OutboxEntry, Record, RecordError};
 
 /// Outbox entries applied per round.
 const DRAIN_BATCH: i64 = 256;
@@ -35,8 +35,13 @@ pub enum MemoryError {
     /// The vector index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
-    /// The embedder refused the input or failed.
-    #[error("embedding: {0}")]
+    /// The model refused this input (empty, too long, not UTF-8): the same
+    /// text fails again, so it is the input's fault (422), and an outbox
+    /// entry holding it is set aside instead of retried.
+    #[error("the model refused the text: {0}")]
+    Rejected(String),
+    /// The model failed or is stopping: not the input's fault (500).
+    #[error("embedding failed: {0}")]
     Embed(String),
     /// The embedding queue is full (the HTTP layer answers 429).
     #[error("{0}")]
@@ -119,11 +124,12 @@ impl CaseMemory {
     /// appeals is a symmetric task.
     pub async fn embed(&self, texts: Vec<String>, role: Role) -> Result<Vec<Vec<f32>>> {
         if let Some(b) = self.batcher.get() {
+            use crate::batcher::BatchError as B;
             return b.embed(texts, role).await.map_err(|e| match e {
-                crate::batcher::BatchError::Overloaded { .. } => {
-                    MemoryError::Overloaded(e.to_string())
-                }
-                other => MemoryError::Embed(other.to_string()),
+                B::Overloaded { .. } => MemoryError::Overloaded(e.to_string()),
+                B::Input(m) => MemoryError::Rejected(m),
+                B::TooMany { .. } => MemoryError::Rejected(e.to_string()),
+                B::Failed(m) => MemoryError::Embed(m),
             });
         }
         let embedder = self.embedder.clone();
@@ -133,7 +139,13 @@ impl CaseMemory {
         })
         .await
         .map_err(|e| MemoryError::Embed(e.to_string()))?
-        .map_err(|e| MemoryError::Embed(e.to_string()))
+        .map_err(|e| {
+            if e.is_input() {
+                MemoryError::Rejected(e.to_string())
+            } else {
+                MemoryError::Embed(e.to_string())
+            }
+        })
     }
 
     /// The index payload of an appeal as the record holds it now.
@@ -221,12 +233,29 @@ impl CaseMemory {
             }
             if !missing.is_empty() {
                 missing.sort_unstable();
-                let texts: Vec<String> = missing
-                    .iter()
-                    .map(|id| present[id].data.redacted_text.clone())
-                    .collect();
-                let embedded = self.embed(texts, Role::Query).await?;
-                vectors.extend(missing.iter().copied().zip(embedded));
+                let (embedded, refused) = self.embed_each(&missing, &present).await?;
+                vectors.extend(embedded);
+                if !refused.is_empty() {
+                    let letters: Vec<(&OutboxEntry, &str, &str)> = entries
+                        .iter()
+                        .filter_map(|e| {
+                            let reason = refused.get(&e.appeal_id)?;
+                            let tenant = present[&e.appeal_id].data.tenant_id.as_str();
+                            Some((e, tenant, reason.as_str()))
+                        })
+                        .collect();
+                    self.record.dead_letter(&letters).await?;
+                    for (e, tenant, reason) in &letters {
+                        tracing::warn!(
+                            appeal_id = e.appeal_id,
+                            tenant,
+                            reason,
+                            "index write set aside as a dead letter (the model refuses the text)"
+                        );
+                    }
+                    ::metrics::counter!(crate::metrics::OUTBOX_DEAD)
+                        .increment(letters.len() as u64);
+                }
             }
             let mut points: Vec<CasePoint> = present
                 .values()
@@ -250,6 +279,37 @@ impl CaseMemory {
             applied += seqs.len();
         }
         Ok(applied)
+    }
+
+    /// Embeds the texts of these appeals. When the model refuses the batch,
+    /// it embeds them one by one, so only the texts it refuses are left out,
+    /// each with the model's reason (which never quotes the text).
+    async fn embed_each(
+        &self,
+        ids: &[i64],
+        present: &HashMap<i64, Appeal>,
+    ) -> Result<(Vec<(i64, Vec<f32>)>, HashMap<i64, String>)> {
+        let text = |id: &i64| present[id].data.redacted_text.clone();
+        match self
+            .embed(ids.iter().map(text).collect(), Role::Query)
+            .await
+        {
+            Ok(v) => return Ok((ids.iter().copied().zip(v).collect(), HashMap::new())),
+            Err(MemoryError::Rejected(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let mut embedded = Vec::with_capacity(ids.len());
+        let mut refused = HashMap::new();
+        for id in ids {
+            match self.embed(vec![text(id)], Role::Query).await {
+                Ok(mut v) => embedded.push((*id, v.remove(0))),
+                Err(MemoryError::Rejected(reason)) => {
+                    refused.insert(*id, reason);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((embedded, refused))
     }
 
     /// The `k` nearest cases of a tenant passing `filter`.

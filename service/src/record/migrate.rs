@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0006_appeal_submitter.sql"),
         include_str!("migrations/postgres/0006_appeal_submitter.sql"),
     ),
+    (
+        7,
+        include_str!("migrations/sqlite/0007_outbox_dead.sql"),
+        include_str!("migrations/postgres/0007_outbox_dead.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -13,6 +13,7 @@
 mod categories;
 mod keys;
 mod migrate;
+mod outbox;
 mod types;
 mod workflow;
 
@@ -24,6 +25,7 @@ use sqlx::{AnyPool, Row};
 
 pub use categories::{code_of, Category};
 pub use keys::{ApiKey, KeyRole, KEY_PREFIX};
+pub use outbox::DeadLetter;
 pub use types::*;
 pub use workflow::{AppealQuery, DecisionRow, SuggestionBody};
 
@@ -365,7 +367,7 @@ impl Record {
         if let Some(body) = suggestion {
             workflow::insert_suggestion(&mut tx, &a.tenant_id, id, body, now).await?;
         }
-        workflow::enqueue(&mut tx, id, now).await?;
+        outbox::enqueue(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(Inserted { id, created: true })
     }
@@ -401,33 +403,6 @@ impl Record {
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get("n")?)
-    }
-
-    /// Oldest pending index writes, at most `limit`.
-    pub async fn pending_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>> {
-        let rows = sqlx::query("SELECT seq, appeal_id, op FROM outbox ORDER BY seq LIMIT $1")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OutboxEntry {
-                    seq: r.try_get("seq")?,
-                    appeal_id: r.try_get("appeal_id")?,
-                    op: r.try_get("op")?,
-                })
-            })
-            .collect()
-    }
-
-    /// Marks these outbox entries as applied to the index.
-    pub async fn ack_outbox(&self, seqs: &[i64]) -> Result<()> {
-        for list in id_lists(seqs) {
-            sqlx::query(&format!("DELETE FROM outbox WHERE seq IN ({list})"))
-                .execute(&self.writer)
-                .await?;
-        }
-        Ok(())
     }
 
     /// The audit trail of an appeal, oldest first.

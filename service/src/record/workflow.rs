@@ -264,7 +264,7 @@ impl Record {
             &detail,
         )
         .await?;
-        enqueue(&mut tx, appeal_id, now).await?;
+        super::outbox::enqueue(&mut tx, appeal_id, now).await?;
         tx.commit().await?;
         let mut after = before;
         after.data.status = status;
@@ -491,17 +491,4 @@ impl Record {
         }
         Ok(out)
     }
-}
-
-pub(super) async fn enqueue(
-    conn: &mut sqlx::AnyConnection,
-    appeal_id: i64,
-    now: i64,
-) -> Result<()> {
-    sqlx::query("INSERT INTO outbox (appeal_id, op, created_at) VALUES ($1, 'upsert', $2)")
-        .bind(appeal_id)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
