@@ -135,6 +135,20 @@ pub struct RoutingConfig {
         global = true
     )]
     pub calibrate_stale: bool,
+    /// Days between what calibration knows and the held-out cases it scores:
+    /// the models, counts and neighbours that score them are those of cases
+    /// received this long before the first of them (at most half the
+    /// history before them is given up). Appeals are routed weeks or months
+    /// after the cases a refit learned from when confirmations are slow, and
+    /// a calibration that never saw such staleness promises too much
+    /// (docs/routing.md). 0: none.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CALIBRATION_GAP_DAYS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub calibration_gap_days: u32,
 }
 
 impl Default for RoutingConfig {
@@ -155,6 +169,7 @@ impl Default for RoutingConfig {
             spot_max_cases: 50,
             conformal_gamma: 0.005,
             calibrate_stale: true,
+            calibration_gap_days: 0,
         }
     }
 }

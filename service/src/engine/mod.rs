@@ -315,17 +315,18 @@ impl Engine {
         let cases = Arc::new(cases);
         let calibration = if held > 0 {
             let train_end = n - held;
+            let known = state::known_before(&cases, train_end, self.routing.calibration_gap_days);
             let (c, tx) = (cases.clone(), texts.clone());
-            let fitted_a =
-                tokio::task::spawn_blocking(move || state::fit_router(&c[..train_end], &tx))
-                    .await
-                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+            let fitted_a = tokio::task::spawn_blocking(move || state::fit_router(&c[..known], &tx))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
             let before = state::Before {
                 fitted: fitted_a,
-                areas: state::areas_of(&cases[..train_end]),
-                categories: state::categories_of(&cases[..train_end], &texts),
-                confirmed: train_end as u64,
+                areas: state::areas_of(&cases[..known]),
+                categories: state::categories_of(&cases[..known], &texts),
+                confirmed: known as u64,
                 stale: self.routing.calibrate_stale,
+                known_until: cases[known].payload.received_at,
             };
             let cal = state::calibration_cases(
                 &self.memory,

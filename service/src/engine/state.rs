@@ -536,6 +536,22 @@ pub struct Before {
     /// until their own cases are confirmed; `false`: with everything
     /// confirmed before each case.
     pub stale: bool,
+    /// When `stale`: neighbours received before this time (unix ms) only, the
+    /// first case the models above did not learn from.
+    pub known_until: i64,
+}
+
+/// How many of the oldest `cases` calibration may know when it scores
+/// `cases[held_from..]`: those received more than `gap_days` before the
+/// first held-out case, but at least half of the cases before it (so a short
+/// history is not given up for the gap). `held_from` when `gap_days` is 0.
+pub fn known_before(cases: &[CasePoint], held_from: usize, gap_days: u32) -> usize {
+    if gap_days == 0 || held_from == 0 {
+        return held_from;
+    }
+    let cut = cases[held_from].payload.received_at - i64::from(gap_days) * 86_400_000;
+    let before_cut = cases[..held_from].partition_point(|c| c.payload.received_at < cut);
+    before_cut.max(held_from / 2)
 }
 
 /// Calibration cases: what each signal says of the held-out recent cases (with
@@ -558,8 +574,8 @@ pub async fn calibration_cases(
         mut categories,
         confirmed,
         stale,
+        known_until,
     } = before;
-    let block_start = held_out.first().map(|c| c.payload.received_at);
     let mut out = Vec::with_capacity(held_out.len());
     let no_category: Vec<String> = Vec::new();
     for case in held_out {
@@ -568,7 +584,7 @@ pub async fn calibration_cases(
         };
         let k = scorer.params.knn_k;
         let at = if stale {
-            block_start
+            Some(known_until)
         } else {
             Some(case.payload.received_at)
         };
@@ -661,6 +677,22 @@ pub fn scored_cases(
 mod tests {
     use super::*;
     use crate::index::CasePayload;
+
+    #[test]
+    fn calibration_knows_only_cases_older_than_the_gap() {
+        let day = 86_400_000i64;
+        let (mut points, _) = cases();
+        for (i, p) in points.iter_mut().enumerate() {
+            p.payload.received_at = i as i64 * day;
+        }
+        // Held-out from case 30 (day 30): no gap knows cases 0..30.
+        assert_eq!(known_before(&points, 30, 0), 30);
+        // A 7-day gap knows what came before day 23.
+        assert_eq!(known_before(&points, 30, 7), 23);
+        // A gap longer than half the history keeps half of it.
+        assert_eq!(known_before(&points, 30, 25), 15);
+        assert_eq!(known_before(&points, 0, 7), 0);
+    }
 
     /// Cases of two topics in two districts, with texts and municipalities.
     fn cases() -> (Vec<CasePoint>, CaseTexts) {
