@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod batcher;
 pub mod config;
+pub mod config_file;
 pub mod datadir;
 pub mod demo;
 pub mod engine;

@@ -4,7 +4,7 @@ mod history_cli;
 mod migrate_cli;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use triage_models::install::{install, InstallOutcome, WheelSource};
 use triage_models::{Embedder, Role};
 
@@ -17,6 +17,10 @@ use appeal_triage::config::ModelConfig;
     about = "Routes citizens' appeals to the competent department"
 )]
 struct Cli {
+    /// A TOML file holding any flag (`max_in_flight = 64`); flags and env
+    /// variables override it (see `appeal-triage config print`).
+    #[arg(long = "config", env = "APPEAL_TRIAGE_CONFIG", global = true)]
+    config_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     config: ModelConfig,
     #[command(subcommand)]
@@ -70,6 +74,18 @@ enum Command {
         #[command(subcommand)]
         action: appeal_triage::outbox_cli::OutboxCommand,
     },
+    /// The configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Print the effective configuration of `serve` (every flag, with where
+    /// its value came from: flag, env, file or default), secrets redacted.
+    Print(Box<appeal_triage::serve::ServeArgs>),
 }
 
 #[derive(Subcommand)]
@@ -89,7 +105,21 @@ enum ModelAction {
 
 fn main() -> anyhow::Result<()> {
     appeal_triage::telemetry::init_logging("warn,appeal_triage=info");
-    let cli = Cli::parse();
+    // The config file becomes env twins of its flags before clap parses, so
+    // flags and env override it (flag > env > file > default).
+    // (clap reads each env twin when the command is built, so the command
+    // that parses is built after the file is applied.)
+    let args: Vec<String> = std::env::args().collect();
+    let from_file = match appeal_triage::config_file::path_from(&args) {
+        Some(path) => {
+            let twins = appeal_triage::config_file::env_twins(&Cli::command());
+            appeal_triage::config_file::apply(appeal_triage::config_file::read(&path, &twins)?)
+        }
+        None => Vec::new(),
+    };
+    let mut command = Cli::command();
+    let matches = command.get_matches_mut();
+    let cli = Cli::from_arg_matches(&matches)?;
     let cfg = &cli.config;
     let load = || {
         Embedder::load(&cfg.model_dir(), cfg.embedder_options())
@@ -153,6 +183,23 @@ fn main() -> anyhow::Result<()> {
                 "{}",
                 tokio::runtime::Runtime::new()?
                     .block_on(appeal_triage::serve::tenants(cfg, action))?
+            );
+        }
+        Command::Config {
+            action: ConfigAction::Print(_),
+        } => {
+            let print = matches
+                .subcommand_matches("config")
+                .and_then(|m| m.subcommand_matches("print"))
+                .context("config print")?;
+            let print_cmd = command
+                .find_subcommand("config")
+                .and_then(|c| c.find_subcommand("print"))
+                .context("config print")?;
+            // The built subcommand holds the global flags too.
+            print!(
+                "{}",
+                appeal_triage::config_file::render(print_cmd, print, &from_file)
             );
         }
         Command::Outbox { action } => {
