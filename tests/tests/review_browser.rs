@@ -1,7 +1,11 @@
 //! The supervisor review page in a real headless Chromium, driven over
 //! WebDriver (Debian's `chromium` + `chromium-driver`, installed by `.ci/run`):
-//! log in with a key, accept one appeal with the keyboard, override one with
-//! the searchable picker, see the queue shrink and the decision in the history.
+//! the page in the browser's language (Kazakh here) and switchable, log in
+//! with a key, see what a decision needs (department names once, the
+//! prediction set with probabilities, the deadline with time left, urgency,
+//! category, similar cases), accept one appeal with the keyboard, override one
+//! with the searchable picker, reroute one, bulk-accept the rest, and see
+//! each decision in the history and the record.
 
 mod http_support;
 
@@ -62,7 +66,8 @@ async fn browser() -> (Driver, Client) {
         serde_json::json!({
             "binary": chromium,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1280,900"],
+                     "--window-size=1280,900", "--lang=kk-KZ"],
+            "prefs": { "intl.accept_languages": "kk-KZ,kk" },
         }),
     );
     let url = format!("http://127.0.0.1:{port}");
@@ -138,20 +143,46 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
     let portal = s.key("city", KeyRole::Portal).await;
     let sup = s.key("city", KeyRole::Supervisor).await;
     let mut submitted = Vec::new();
-    for (text, district) in [
-        ("Прорив труби у підвалі, немає води", "North"),
-        ("Яма на дорозі біля школи, асфальт зруйновано", "North"),
-        ("Переповнені контейнери для сміття у дворі", "South"),
+    for (text, district, category) in [
+        ("Прорив труби у підвалі, немає води", "North", None),
+        (
+            "Яма на дорозі біля школи, асфальт зруйновано",
+            "North",
+            Some("Дороги"),
+        ),
+        ("Переповнені контейнери для сміття у дворі", "South", None),
+        ("Не працює вуличне освітлення на розі вулиць", "South", None),
     ] {
-        let v = s.submit(&portal, text, district).await;
-        assert_eq!(v["status"], "needs_review", "{v}");
+        let mut body = serde_json::json!({ "text": text, "place": { "district": district } });
+        if let Some(c) = category {
+            body["category"] = serde_json::json!([c]);
+        }
+        let (st, v) = s.post(&portal, "/v1/appeals", &body).await;
+        assert_eq!(
+            (st, v["status"].as_str()),
+            (201, Some("needs_review")),
+            "{v}"
+        );
         submitted.push(v["appeal_id"].as_i64().unwrap());
     }
 
     let (_driver, c) = browser().await;
     c.goto(&s.url("/review")).await.unwrap();
-    // Ukrainian by default; English on request.
-    assert_eq!(text_of(&c, "h1").await, "Розподіл звернень");
+    // The browser's language (Kazakh) first; every language on request.
+    assert_eq!(text_of(&c, "h1").await, "Өтініштерді бөлу");
+    assert_eq!(text_of(&c, "#login-btn").await, "Кіру");
+    for (lang, title) in [
+        ("ru", "Распределение обращений"),
+        ("uk", "Розподіл звернень"),
+    ] {
+        c.find(Locator::Id(&format!("lang-{lang}")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(text_of(&c, "h1").await, title);
+    }
     c.find(Locator::Id("lang-en"))
         .await
         .unwrap()
@@ -187,17 +218,62 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
         .click()
         .await
         .unwrap();
-    let ids = eventually("three appeals in the queue", || async {
+    let ids = eventually("four appeals in the queue", || async {
         let ids = queue_ids(&c).await;
-        (ids.len() == 3).then_some(ids)
+        (ids.len() == 4).then_some(ids)
     })
     .await;
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(sorted, submitted);
-    assert_eq!(text_of(&c, "#queue-count").await, "3");
+    assert_eq!(text_of(&c, "#queue-count").await, "4");
     assert!(text_of(&c, "#cur-text").await.len() > 10);
     assert!(text_of(&c, "#cur-confidence").await.ends_with('%'));
+
+    // What a decision needs, for the selected appeal: the department's name
+    // once, the prediction set with probabilities, the deadline and the time
+    // left, urgency, place.
+    let dept = text_of(&c, "#cur-dept").await;
+    assert!(
+        DEPARTMENTS
+            .iter()
+            .any(|(code, _)| dept == format!("Department {code}")),
+        "the department shows as its name, once: {dept:?}"
+    );
+    let set = c
+        .execute(
+            "return [...document.querySelectorAll('#cur-set li')].map(l => l.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let set: Vec<String> = serde_json::from_value(set).unwrap();
+    assert!(!set.is_empty(), "a prediction set is shown");
+    assert!(
+        set.iter().all(|l| l.contains(" — ") && l.ends_with('%')),
+        "{set:?}"
+    );
+    assert!(text_of(&c, "#cur-deadline").await.starts_with("20"));
+    assert!(text_of(&c, "#cur-left").await.contains("days left"));
+    let urgency = text_of(&c, "#cur-urgency").await;
+    assert!(
+        ["normal", "high", "critical"].contains(&urgency.as_str()),
+        "{urgency:?}"
+    );
+    assert!(!text_of(&c, "#cur-place").await.is_empty());
+    // The appeal with a category shows it.
+    let with_category = submitted[1];
+    let at = ids.iter().position(|&i| i == with_category).unwrap();
+    c.execute(
+        &format!("document.querySelectorAll('#queue li')[{at}].click();"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(text_of(&c, "#cur-category").await, "Дороги");
+    c.execute("document.querySelectorAll('#queue li')[0].click();", vec![])
+        .await
+        .unwrap();
 
     // Accept the selected (first) appeal with the keyboard: `a`.
     let first = ids[0];
@@ -205,8 +281,8 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
         .then(KeyAction::Down { value: 'a' })
         .then(KeyAction::Up { value: 'a' });
     c.perform_actions(keys).await.unwrap();
-    eventually("the queue to shrink to two", || async {
-        (queue_ids(&c).await.len() == 2).then_some(())
+    eventually("the queue to shrink to three", || async {
+        (queue_ids(&c).await.len() == 3).then_some(())
     })
     .await;
     assert!(!queue_ids(&c).await.contains(&first));
@@ -247,15 +323,68 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
         .click()
         .await
         .unwrap();
-    eventually("the queue to shrink to one", || async {
-        (queue_ids(&c).await.len() == 1).then_some(())
+    eventually("the queue to shrink to two", || async {
+        (queue_ids(&c).await.len() == 2).then_some(())
     })
     .await;
     eventually("the decision in the history panel", || async {
         let t = text_of(&c, "#history").await;
         let decided = t.contains("appeal.override") || t.contains("appeal.accept");
-        (decided && t.contains("waste") && text_of(&c, "#history-id").await == second.to_string())
+        (decided
+            && t.contains("Department waste")
+            && text_of(&c, "#history-id").await == second.to_string())
+        .then_some(())
+    })
+    .await;
+
+    // Reroute the next one with `r`, a reason and Enter: it stays in the
+    // queue, marked as sent back.
+    let third = queue_ids(&c).await[0];
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: 'r' })
+        .then(KeyAction::Up { value: 'r' });
+    c.perform_actions(keys).await.unwrap();
+    c.find(Locator::Id("reroute-reason"))
+        .await
+        .unwrap()
+        .send_keys("not our street\u{E007}")
+        .await
+        .unwrap();
+    eventually("the reroute in the history panel", || async {
+        let t = text_of(&c, "#history").await;
+        (t.contains("appeal.reroute") && text_of(&c, "#history-id").await == third.to_string())
             .then_some(())
+    })
+    .await;
+    let rerouted = c
+        .execute(
+            "return [...document.querySelectorAll('#queue li.rerouted')].map(l => Number(l.dataset.id));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rerouted, serde_json::json!([third]));
+
+    // Bulk accept: select every appeal with a suggestion at or above 0%,
+    // accept them in one go.
+    let min = c.find(Locator::Id("min-confidence")).await.unwrap();
+    min.clear().await.unwrap();
+    min.send_keys("0").await.unwrap();
+    c.find(Locator::Id("select-confident-btn"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text_of(&c, "#selected-count").await, "2");
+    c.find(Locator::Id("accept-selected-btn"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually("the queue to empty", || async {
+        queue_ids(&c).await.is_empty().then_some(())
     })
     .await;
     c.close().await.unwrap();
@@ -271,5 +400,14 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
     );
     let (_, a) = s.get(&sup, &format!("/v1/appeals/{first}")).await;
     assert_eq!(a["decisions"][0]["kind"], "accept");
+    let (_, r) = s.get(&sup, &format!("/v1/appeals/{third}")).await;
+    let kinds: Vec<&str> = r["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reroute", "accept"], "{r}");
+    assert_eq!(r["decisions"][0]["reason"], "not our street");
     s.stop().await;
 }
