@@ -16,6 +16,7 @@ pub mod index;
 pub mod memory;
 pub mod metrics;
 pub mod migrate;
+pub mod operator_client;
 pub mod outbox_cli;
 pub mod record;
 pub mod serve;

@@ -13,10 +13,11 @@ use tokio::net::TcpListener;
 
 use crate::batcher::Batcher;
 use crate::config::ModelConfig;
-use crate::datadir::DataDir;
+use crate::datadir::{DataDir, DataDirError};
 use crate::engine::{Engine, EngineConfig, EngineError, RoutingConfig};
 use crate::http::{self, AppState, HttpConfig};
 use crate::index::IndexConfig;
+use crate::operator_client::{OperatorClient, RemoteArgs};
 use crate::record::{Jurisdiction, KeyRole, Record, RecordError, Tenant};
 
 /// Errors of the serving subcommands.
@@ -114,7 +115,8 @@ pub async fn serve_engine(
         source,
     };
     let spool = model.data_dir.join("spool");
-    let state = AppState::new(engine.clone(), config, Some(batcher), spool);
+    let state =
+        AppState::new(engine.clone(), config, Some(batcher), spool).map_err(ServeError::Invalid)?;
     tracing::info!(addr = %addr, "serving");
     http::serve(listener, http::app(state), shutdown, grace)
         .await
@@ -156,6 +158,9 @@ pub enum KeysCommand {
         /// System of record URL (default: SQLite in the data directory).
         #[arg(long, env = "APPEAL_TRIAGE_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// The running service, when it holds the data directory.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// Lists a tenant's keys (never their secrets).
     List {
@@ -188,16 +193,27 @@ pub async fn keys(model: &ModelConfig, cmd: KeysCommand) -> Result<String, Serve
             role,
             label,
             database_url,
+            remote,
         } => {
             let role = KeyRole::from_str(&role).map_err(ServeError::Invalid)?;
-            let (record, _lock) = open_record(model, database_url.as_deref()).await?;
-            let (key, secret) = record
-                .create_api_key(&tenant, role, label.as_deref(), "cli")
-                .await?;
-            record.close().await;
+            let (id, secret) = match open_record(model, database_url.as_deref()).await {
+                Ok((record, _lock)) => {
+                    let (key, secret) = record
+                        .create_api_key(&tenant, role, label.as_deref(), "cli")
+                        .await?;
+                    record.close().await;
+                    (key.id, secret)
+                }
+                Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
+                    let why = format!("{} is held by a running service", dir.display());
+                    OperatorClient::new(&remote, &why)?
+                        .create_key(&tenant, role, label.as_deref())
+                        .await?
+                }
+                Err(e) => return Err(e),
+            };
             Ok(format!(
-                "{secret}\n# key id {} ({} of tenant {}): shown once, store it now\n",
-                key.id, key.role, key.tenant_id
+                "{secret}\n# key id {id} ({role} of tenant {tenant}): shown once, store it now\n"
             ))
         }
         KeysCommand::List {
@@ -254,6 +270,9 @@ pub enum TenantsCommand {
         /// System of record URL (default: SQLite in the data directory).
         #[arg(long, env = "APPEAL_TRIAGE_DATABASE_URL", hide_env_values = true)]
         database_url: Option<String>,
+        /// The running service, when it holds the data directory.
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
 }
 
@@ -267,6 +286,7 @@ pub async fn tenants(model: &ModelConfig, cmd: TenantsCommand) -> Result<String,
             alpha,
             auto_threshold,
             database_url,
+            remote,
         } => {
             let jurisdiction =
                 Jurisdiction::from_str(&jurisdiction).map_err(ServeError::Invalid)?;
@@ -275,17 +295,26 @@ pub async fn tenants(model: &ModelConfig, cmd: TenantsCommand) -> Result<String,
                     "alpha must be in (0, 1) and auto-threshold in [0, 1]".into(),
                 ));
             }
-            let (record, _lock) = open_record(model, database_url.as_deref()).await?;
-            record
-                .upsert_tenant(&Tenant {
-                    id: id.clone(),
-                    name,
-                    jurisdiction,
-                    alpha,
-                    auto_threshold,
-                })
-                .await?;
-            record.close().await;
+            let tenant = Tenant {
+                id: id.clone(),
+                name,
+                jurisdiction,
+                alpha,
+                auto_threshold,
+            };
+            match open_record(model, database_url.as_deref()).await {
+                Ok((record, _lock)) => {
+                    record.upsert_tenant(&tenant).await?;
+                    record.close().await;
+                }
+                Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
+                    let why = format!("{} is held by a running service", dir.display());
+                    OperatorClient::new(&remote, &why)?
+                        .put_tenant(&tenant)
+                        .await?;
+                }
+                Err(e) => return Err(e),
+            }
             Ok(format!("tenant {id} stored\n"))
         }
     }

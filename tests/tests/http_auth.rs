@@ -122,6 +122,7 @@ async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
             role: "admin".into(),
             label: None,
             database_url: Some(url.clone()),
+            remote: no_service(),
         },
     )
     .await;
@@ -138,6 +139,7 @@ async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
             alpha: 0.1,
             auto_threshold: 0.9,
             database_url: Some(url.clone()),
+            remote: no_service(),
         },
     )
     .await
@@ -149,6 +151,7 @@ async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
             role: "supervisor".into(),
             label: Some("ops".into()),
             database_url: Some(url.clone()),
+            remote: no_service(),
         },
     )
     .await
@@ -159,7 +162,8 @@ async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
         .authenticate_api_key(&secret)
         .await
         .unwrap()
-        .expect("the printed key works");
+        .expect("the printed key works")
+        .key;
     assert_eq!(
         (key.tenant_id.as_str(), key.role),
         ("city", KeyRole::Supervisor)
@@ -181,10 +185,88 @@ async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
             role: "root".into(),
             label: None,
             database_url: Some(url),
+            remote: no_service(),
         },
     )
     .await;
     assert!(bad_role.is_err());
+}
+
+fn no_service() -> appeal_triage::operator_client::RemoteArgs {
+    appeal_triage::operator_client::RemoteArgs {
+        service_url: "http://127.0.0.1:1".into(),
+        operator_key_file: None,
+    }
+}
+
+/// With the embedded data directory held by a running service, `tenants put`
+/// and `keys create` go through its operator API (no downtime to onboard);
+/// without the operator key they say what is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_onboards_through_the_operator_api_when_the_directory_is_held() {
+    use appeal_triage::operator_client::RemoteArgs;
+    use appeal_triage::serve::{keys, tenants, KeysCommand, TenantsCommand};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("operator.key");
+    std::fs::write(&file, "op-secret-0123456789abcdef0123456789abcdef").unwrap();
+    let s = start_with(
+        HttpConfig {
+            operator_key_file: Some(file.clone()),
+            ..HttpConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    // The directory the CLI would open is held, as `serve` holds it.
+    let data = tempfile::tempdir().unwrap();
+    let _held = appeal_triage::datadir::DataDir::open(data.path()).unwrap();
+    let mut cfg = cli_model_config();
+    cfg.data_dir = data.path().to_path_buf();
+    let remote = RemoteArgs {
+        service_url: s.base.clone(),
+        operator_key_file: Some(file),
+    };
+    let put = |remote: RemoteArgs| TenantsCommand::Put {
+        id: "hromada".into(),
+        name: "Hromada".into(),
+        jurisdiction: "ua".into(),
+        alpha: 0.1,
+        auto_threshold: 0.9,
+        database_url: None,
+        remote,
+    };
+    let refused = tenants(&cfg, put(no_service()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("--operator-key-file"), "{refused}");
+    tenants(&cfg, put(remote.clone())).await.unwrap();
+    assert_eq!(
+        s.state
+            .record
+            .tenant("hromada")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "Hromada"
+    );
+    let out = keys(
+        &cfg,
+        KeysCommand::Create {
+            tenant: "hromada".into(),
+            role: "admin".into(),
+            label: Some("first".into()),
+            database_url: None,
+            remote,
+        },
+    )
+    .await
+    .unwrap();
+    let secret = out.lines().next().unwrap().to_string();
+    let (st, v) = s.get(&secret, "/v1/keys").await;
+    assert_eq!(st, 200, "the printed key works on the service: {v}");
+    s.stop().await;
 }
 
 fn cli_model_config() -> appeal_triage::config::ModelConfig {
@@ -530,5 +612,140 @@ async fn portal_keys_read_only_their_own_appeals() {
     assert_eq!(st, 400, "{v}");
     let (st, _) = o311("/open311/v2/requests.json".into()).await;
     assert_eq!(st, 403, "no anonymous reads");
+    s.stop().await;
+}
+
+/// The operator secret manages tenants on the running service: create one
+/// with its first admin key, list, change, suspend (its keys get 403) and
+/// reinstate. It is no tenant's key (it reads no appeals) and no tenant key
+/// reaches its routes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_onboards_and_suspends_tenants_on_a_running_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("operator.key");
+    let secret = "op-secret-0123456789abcdef0123456789abcdef";
+    std::fs::write(&file, format!("{secret}\n")).unwrap();
+    let s = start_with(
+        HttpConfig {
+            operator_key_file: Some(file),
+            ..HttpConfig::default()
+        },
+        |_| {},
+    )
+    .await;
+    s.tenant("city", DEPARTMENTS).await;
+    let city_admin = s.key("city", KeyRole::Admin).await;
+
+    let new = json!({ "id": "oblast-7", "name": "Oblast 7", "jurisdiction": "kz" });
+    // Tenant keys, a wrong secret and no key at all are refused.
+    assert_eq!(s.post(&city_admin, "/v1/admin/tenants", &new).await.0, 401);
+    assert_eq!(
+        s.post("not-the-secret", "/v1/admin/tenants", &new).await.0,
+        401
+    );
+    assert_eq!(s.get("", "/v1/admin/tenants").await.0, 401);
+
+    let (st, v) = s.post(secret, "/v1/admin/tenants", &new).await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["tenant"]["jurisdiction"], "kz");
+    assert_eq!(v["tenant"]["suspended"], false);
+    let admin = v["admin_key"]["secret"].as_str().unwrap().to_string();
+    assert_eq!(v["admin_key"]["role"], "admin");
+    assert_eq!(s.post(secret, "/v1/admin/tenants", &new).await.0, 409);
+    let (st, v) = s
+        .post(
+            secret,
+            "/v1/admin/tenants",
+            &json!({ "id": "Bad Id", "name": "x" }),
+        )
+        .await;
+    assert_eq!((st, error_code(&v).as_str()), (400, "invalid_input"), "{v}");
+
+    // The new tenant's admin works at once: a department, a portal key, an appeal.
+    let (st, _) = s
+        .put(
+            &admin,
+            "/v1/departments/roads",
+            &json!({ "names": { "kk": "Жолдар" }, "description": "жолдар, шұңқырлар" }),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (st, v) = s
+        .post(&admin, "/v1/keys", &json!({ "role": "portal" }))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let portal = v["secret"].as_str().unwrap().to_string();
+    let a = s.submit(&portal, "жолда үлкен шұңқыр бар", "Almaty").await;
+    let id = a["appeal_id"].as_i64().unwrap();
+
+    // The operator reads no appeals, of any tenant.
+    for path in [
+        format!("/v1/appeals/{id}"),
+        "/v1/appeals".into(),
+        "/v1/review/queue".into(),
+    ] {
+        assert_eq!(s.get(secret, &path).await.0, 401, "{path}");
+    }
+
+    let (_, all) = s.get(secret, "/v1/admin/tenants").await;
+    let ids: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["city", "oblast-7"]);
+
+    // Suspend: every key of the tenant gets 403; other tenants are untouched.
+    let (st, v) = s
+        .put(
+            secret,
+            "/v1/admin/tenants/oblast-7",
+            &json!({ "suspended": true }),
+        )
+        .await;
+    assert_eq!((st, v["suspended"].as_bool()), (200, Some(true)), "{v}");
+    for key in [&admin, &portal] {
+        let (st, v) = s.get(key, "/v1/departments").await;
+        assert_eq!(
+            (st, error_code(&v).as_str()),
+            (403, "tenant_suspended"),
+            "{v}"
+        );
+    }
+    assert_eq!(s.get(&city_admin, "/v1/keys").await.0, 200);
+    // Reinstate, and change a setting on the way.
+    let (st, v) = s
+        .put(
+            secret,
+            "/v1/admin/tenants/oblast-7",
+            &json!({ "suspended": false, "auto_threshold": 0.97 }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["auto_threshold"], 0.97);
+    assert_eq!(s.get(&portal, &format!("/v1/appeals/{id}")).await.0, 200);
+    // A key for an existing tenant; none for a missing one.
+    let (st, v) = s
+        .post(
+            secret,
+            "/v1/admin/tenants/oblast-7/keys",
+            &json!({ "role": "supervisor" }),
+        )
+        .await;
+    assert_eq!((st, v["role"].as_str()), (201, Some("supervisor")), "{v}");
+    let (st, _) = s
+        .post(
+            secret,
+            "/v1/admin/tenants/nowhere/keys",
+            &json!({ "role": "admin" }),
+        )
+        .await;
+    assert_eq!(st, 404);
+    s.stop().await;
+
+    // Without an operator key file the routes answer 403.
+    let s = start().await;
+    assert_eq!(s.get(secret, "/v1/admin/tenants").await.0, 403);
     s.stop().await;
 }

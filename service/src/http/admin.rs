@@ -1,9 +1,9 @@
 //! The catalogue and access: the caller's tenant settings, departments, API keys.
 //!
 //! An admin key administers its own tenant only: another tenant's id answers
-//! 404. New tenants (and their first admin key) are made with the CLI
-//! (`appeal-triage tenants put`, `appeal-triage keys create`), since every key
-//! belongs to a tenant that must exist first.
+//! 404. New tenants (and their first admin key) are the operator's (see
+//! `operator.rs`, or the CLI's `tenants put` / `keys create`), since every
+//! key belongs to a tenant that must exist first.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -51,7 +51,7 @@ pub struct TenantDto {
     pub auto_threshold: f64,
 }
 
-fn check_unit(name: &str, v: f64, open: bool) -> Result<(), ApiError> {
+pub(super) fn check_unit(name: &str, v: f64, open: bool) -> Result<(), ApiError> {
     let ok = if open {
         v > 0.0 && v < 1.0
     } else {
@@ -344,7 +344,7 @@ pub struct NewKeyResponse {
     pub secret: String,
 }
 
-fn key_dto(k: crate::record::ApiKey) -> KeyDto {
+pub(super) fn key_dto(k: crate::record::ApiKey) -> KeyDto {
     KeyDto {
         id: k.id,
         role: k.role.as_str().to_string(),

@@ -56,11 +56,19 @@ pub async fn authenticate(
     let Some(presented) = presented else {
         return Err(ApiError::unauthorized());
     };
-    let key = state
+    let found = state
         .record
         .authenticate_api_key(presented)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
+    let key = found.key;
+    if found.tenant_suspended {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "tenant_suspended",
+            format!("tenant {} is suspended by the operator", key.tenant_id),
+        ));
+    }
     state.limiter.check(&key.id).map_err(|secs| {
         ApiError::too_many(
             "rate_limited",
@@ -133,3 +141,46 @@ role_extractor!(
     KeyRole::Admin,
     "A caller with the admin role (catalogue, tenant settings, keys, import)."
 );
+
+/// The operator: the one secret from `--operator-key-file` (only its hash is
+/// kept), which manages tenants and their first keys over the API on a
+/// running service. It is no tenant's key: it reads no appeals, and tenant
+/// keys cannot act as it.
+#[derive(Debug, Clone)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use subtle::ConstantTimeEq;
+        let Some(want) = state.operator_hash.as_deref() else {
+            return Err(ApiError::forbidden(
+                "no operator key is configured (--operator-key-file)".to_string(),
+            ));
+        };
+        let presented = presented_key(parts)
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        let ok: bool = crate::record::hash_secret(presented)
+            .as_bytes()
+            .ct_eq(want.as_bytes())
+            .into();
+        if !ok {
+            return Err(ApiError::unauthorized());
+        }
+        state.limiter.check("operator").map_err(|secs| {
+            ApiError::too_many(
+                "rate_limited",
+                format!("rate limit of the operator key exceeded; retry in {secs} s"),
+                secs,
+            )
+        })?;
+        tracing::Span::current().record("key", "operator");
+        Ok(Self)
+    }
+}

@@ -68,6 +68,28 @@ pub struct HttpConfig {
         default_value = ""
     )]
     pub cors_origins: Vec<String>,
+    /// File holding the operator secret (at least 32 characters; only its
+    /// hash is kept in memory): it manages tenants and their first keys over
+    /// `/v1/admin/tenants` on the running service. Unset: no operator API.
+    #[arg(long, env = "APPEAL_TRIAGE_OPERATOR_KEY_FILE", global = true)]
+    pub operator_key_file: Option<std::path::PathBuf>,
+}
+
+/// Shortest operator secret accepted.
+pub const OPERATOR_KEY_MIN_CHARS: usize = 32;
+
+/// Reads the operator secret from `path` and returns its hash.
+pub fn operator_hash(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("operator key file {}: {e}", path.display()))?;
+    let secret = text.trim();
+    if secret.chars().count() < OPERATOR_KEY_MIN_CHARS || secret.contains(char::is_whitespace) {
+        return Err(format!(
+            "operator key file {}: the secret must be one word of at least {OPERATOR_KEY_MIN_CHARS} characters",
+            path.display()
+        ));
+    }
+    Ok(crate::record::hash_secret(secret))
 }
 
 impl Default for HttpConfig {
@@ -89,6 +111,7 @@ impl Default for HttpConfig {
             body_timeout_secs: 30,
             max_in_flight: 64,
             cors_origins: Vec::new(),
+            operator_key_file: None,
         }
     }
 }

@@ -19,6 +19,7 @@ mod import;
 mod layers;
 mod open311;
 pub mod openapi;
+mod operator;
 mod outbox;
 pub mod ratelimit;
 mod review;
@@ -55,17 +56,25 @@ pub struct AppState {
     pub batcher: Option<Batcher>,
     /// Where uploads are spooled (`<data-dir>/spool`).
     pub spool_dir: PathBuf,
+    /// Hash of the operator secret, when one is configured.
+    pub operator_hash: Option<String>,
 }
 
 impl AppState {
-    /// State over an opened engine.
+    /// State over an opened engine. Fails when the operator key file is set
+    /// but unreadable or too short.
     pub fn new(
         engine: Arc<Engine>,
         config: HttpConfig,
         batcher: Option<Batcher>,
         spool_dir: PathBuf,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, String> {
+        let operator_hash = config
+            .operator_key_file
+            .as_deref()
+            .map(config::operator_hash)
+            .transpose()?;
+        Ok(Self {
             record: engine.memory().record().clone(),
             engine,
             limiter: Arc::new(RateLimiter::new(
@@ -75,7 +84,8 @@ impl AppState {
             config: Arc::new(config),
             batcher,
             spool_dir,
-        }
+            operator_hash,
+        })
     }
 
     /// Largest accepted appeal text, in bytes (the model's limit).
@@ -98,6 +108,7 @@ pub fn app(state: AppState) -> Router {
         .merge(appeals::routes())
         .merge(admin::routes())
         .merge(outbox::routes())
+        .merge(operator::routes())
         .merge(categories::routes())
         .merge(open311::routes())
         .merge(review::routes());

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::{ErrorBody, ErrorDetail};
 use super::views::*;
 use super::AppState;
-use super::{admin, appeals, categories, health, import, outbox};
+use super::{admin, appeals, categories, health, import, operator, outbox};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -22,7 +22,8 @@ use super::{admin, appeals, categories, health, import, outbox};
         admin::put_department, admin::delete_department, admin::list_keys, admin::create_key,
         admin::revoke_key, import::import_history, categories::list_categories,
         categories::put_category, categories::seed_categories, outbox::list_dead,
-        outbox::retry_dead, outbox::drop_dead,
+        outbox::retry_dead, outbox::drop_dead, operator::list_tenants, operator::create_tenant,
+        operator::get_tenant, operator::update_tenant, operator::create_key,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
@@ -30,6 +31,8 @@ use super::{admin, appeals, categories, health, import, outbox};
         BatchResponse, AppealDto, AppealPage, DecisionDto, DecisionRequest, RerouteRequest,
         HistoryEntry, HistoryResponse, admin::TenantDto, admin::DepartmentDto, admin::KeyDto,
         categories::CategoryDto, categories::SeedResponse, outbox::DeadLetterDto,
+        operator::OperatorTenantDto, operator::NewTenantRequest, operator::NewTenantResponse,
+        operator::TenantUpdate,
         admin::NewKeyRequest, admin::NewKeyResponse, import::ImportResponse, import::RejectDto,
     )),
     modifiers(&Security),
@@ -37,6 +40,7 @@ use super::{admin, appeals, categories, health, import, outbox};
         (name = "appeals", description = "Submit and read appeals (portal role)"),
         (name = "review", description = "Supervisor review: queue, decisions, reroutes"),
         (name = "admin", description = "Tenant settings, departments, API keys, import (admin role)"),
+        (name = "operator", description = "Tenants and their first keys (the operator secret)"),
         (name = "ops", description = "Probes and metrics"),
     )
 )]

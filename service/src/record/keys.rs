@@ -76,10 +76,20 @@ pub struct ApiKey {
     pub revoked_at: Option<i64>,
 }
 
+/// A presented key that is valid (known, secret matches, not revoked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The key.
+    pub key: ApiKey,
+    /// Its tenant is suspended by the operator: the key may do nothing.
+    pub tenant_suspended: bool,
+}
+
 /// Prefix of every key, so a leaked key is recognisable by secret scanners.
 pub const KEY_PREFIX: &str = "atk_";
 
-fn hash_secret(secret: &str) -> String {
+/// Hex SHA-256 of a secret, the form keys (and the operator secret) are kept in.
+pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
@@ -151,30 +161,39 @@ impl Record {
 
     /// The active key a presented plaintext belongs to, or `None` (unknown,
     /// malformed, wrong secret or revoked: the caller cannot tell which).
-    pub async fn authenticate_api_key(&self, presented: &str) -> Result<Option<ApiKey>> {
+    pub async fn authenticate_api_key(&self, presented: &str) -> Result<Option<Authenticated>> {
         let Some((id, secret)) = split_key(presented) else {
             return Ok(None);
         };
-        let Some((key, stored_hash)) = self.api_key_row(id).await? else {
+        let Some((key, stored_hash, suspended_at)) = self.api_key_row(id).await? else {
             return Ok(None);
         };
         let ok: bool = hash_secret(secret)
             .as_bytes()
             .ct_eq(stored_hash.as_bytes())
             .into();
-        Ok((ok && key.revoked_at.is_none()).then_some(key))
+        Ok((ok && key.revoked_at.is_none()).then_some(Authenticated {
+            key,
+            tenant_suspended: suspended_at.is_some(),
+        }))
     }
 
-    async fn api_key_row(&self, id: &str) -> Result<Option<(ApiKey, String)>> {
+    async fn api_key_row(&self, id: &str) -> Result<Option<(ApiKey, String, Option<i64>)>> {
         let row = sqlx::query(
-            "SELECT id, tenant_id, role, key_hash, label, created_at, revoked_at \
-             FROM api_keys WHERE id = $1",
+            "SELECT k.id, k.tenant_id, k.role, k.key_hash, k.label, k.created_at, k.revoked_at, \
+             t.suspended_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| -> Result<(ApiKey, String)> { Ok((key_from_row(&r)?, r.try_get("key_hash")?)) })
-            .transpose()
+        row.map(|r| -> Result<(ApiKey, String, Option<i64>)> {
+            Ok((
+                key_from_row(&r)?,
+                r.try_get("key_hash")?,
+                r.try_get("suspended_at")?,
+            ))
+        })
+        .transpose()
     }
 
     /// Every key of a tenant (revoked ones too), oldest first.

@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0007_outbox_dead.sql"),
         include_str!("migrations/postgres/0007_outbox_dead.sql"),
     ),
+    (
+        8,
+        include_str!("migrations/sqlite/0008_tenant_suspension.sql"),
+        include_str!("migrations/postgres/0008_tenant_suspension.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -14,6 +14,7 @@ mod categories;
 mod keys;
 mod migrate;
 mod outbox;
+mod tenants;
 mod types;
 mod workflow;
 
@@ -24,8 +25,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 pub use categories::{code_of, Category};
-pub use keys::{ApiKey, KeyRole, KEY_PREFIX};
+pub use keys::{hash_secret, ApiKey, Authenticated, KeyRole, KEY_PREFIX};
 pub use outbox::DeadLetter;
+pub use tenants::TenantStatus;
 pub use types::*;
 pub use workflow::{AppealQuery, DecisionRow, SuggestionBody};
 
@@ -190,52 +192,6 @@ impl Record {
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;
-    }
-
-    /// Creates or updates a tenant.
-    pub async fn upsert_tenant(&self, t: &Tenant) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tenants (id, name, jurisdiction, alpha, auto_threshold, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-             jurisdiction = excluded.jurisdiction, alpha = excluded.alpha, \
-             auto_threshold = excluded.auto_threshold",
-        )
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(t.jurisdiction.as_str())
-        .bind(t.alpha)
-        .bind(t.auto_threshold)
-        .bind(now_ms())
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    /// The tenant `id`, if it exists.
-    pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>> {
-        let row = sqlx::query(
-            "SELECT id, name, jurisdiction, alpha, auto_threshold FROM tenants WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| -> Result<Tenant> {
-            Ok(Tenant {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                jurisdiction: Jurisdiction::from_str(
-                    r.try_get::<String, _>("jurisdiction")?.as_str(),
-                )
-                .map_err(|reason| RecordError::Corrupt {
-                    column: "tenants.jurisdiction",
-                    reason,
-                })?,
-                alpha: r.try_get("alpha")?,
-                auto_threshold: r.try_get("auto_threshold")?,
-            })
-        })
-        .transpose()
     }
 
     /// Creates or updates a department of a tenant.

@@ -36,7 +36,7 @@ pub async fn start_with(config: HttpConfig, adjust: impl FnOnce(&mut EngineConfi
     let engine = triage_tests::tiny_engine_with(dir.path(), adjust).await;
     let batcher = Batcher::start(engine.memory().embedder().clone(), config.batcher());
     engine.memory().use_batcher(batcher.clone());
-    let state = AppState::new(engine, config, Some(batcher), dir.path().join("spool"));
+    let state = AppState::new(engine, config, Some(batcher), dir.path().join("spool")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
