@@ -72,6 +72,22 @@ impl Target {
         Ok(())
     }
 
+    /// The service's `triage_embed_cache_hits_total` (0 before any hit).
+    pub async fn cache_hits(&self) -> anyhow::Result<f64> {
+        let uri: Uri = format!("{}/metrics", self.base).parse()?;
+        let req = Request::get(uri).body(Full::new(Bytes::new()))?;
+        let resp = tokio::time::timeout(self.timeout, self.client.request(req))
+            .await
+            .with_context(|| format!("{}/metrics: no answer", self.base))??;
+        let body = resp.into_body().collect().await?.to_bytes();
+        let text = String::from_utf8_lossy(&body);
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix("triage_embed_cache_hits_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0))
+    }
+
     /// Submits one appeal body; the answer's status and error code, or why
     /// there was none within the timeout.
     pub async fn submit(&self, body: Vec<u8>) -> Answer {

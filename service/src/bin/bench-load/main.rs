@@ -18,7 +18,18 @@
 //! under 1% errors and an achieved rate within 5% of the offered one.
 //! Build with `--release`; the generator runs on one thread to leave the
 //! cores to the server.
+//!
+//! `--compare-embedder` first measures the embedder alone (the same model,
+//! in this process, the same texts, batches of 32, both cores), then the
+//! service's saturation on texts the tenant has never seen (pass a file it
+//! did not import), none sent twice: the texts are deduplicated and the run
+//! is refused when the steps need more than there are. It reads the service's
+//! `triage_embed_cache_hits_total` before and after and refuses to report if
+//! the vector cache answered any of them. Its last line is
+//! `service/embedder saturation ratio: X.XX (service N req/s at p99 < 150 ms,
+//! embedder M texts/s)`.
 
+mod embedder;
 mod fire;
 mod rss;
 mod schedule;
@@ -105,6 +116,21 @@ struct Args {
         default_value_t = 4096
     )]
     max_in_flight: usize,
+    /// Measure the embedder alone first and end with the service/embedder
+    /// saturation ratio on unseen, unrepeated texts (implies --saturate and
+    /// no fixed-rate run).
+    #[arg(long, env = "APPEAL_TRIAGE_BENCH_COMPARE_EMBEDDER")]
+    compare_embedder: bool,
+    /// The model the service runs, for --compare-embedder.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_MODEL_DIR",
+        default_value = "data/models/multilingual-e5-small"
+    )]
+    model_dir: PathBuf,
+    /// Seconds the embedder alone is measured for (--compare-embedder).
+    #[arg(long, env = "APPEAL_TRIAGE_BENCH_EMBED_SECS", default_value_t = 20)]
+    embed_secs: u64,
 }
 
 /// Seconds the server gets to drain between saturation steps.
@@ -112,7 +138,11 @@ const STEP_PAUSE: Duration = Duration::from_secs(3);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.compare_embedder {
+        args.saturate = true;
+        args.duration = 0;
+    }
     let Some(fixed) = Schedule::new(args.rate) else {
         bail!("--rate {}: must be a positive number", args.rate);
     };
@@ -127,7 +157,41 @@ async fn main() -> anyhow::Result<()> {
     if args.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
     }
-    let appeals = texts::load(&args.texts)?;
+    let mut appeals = texts::load(&args.texts)?;
+    let mut embedder_rate = None;
+    if args.compare_embedder {
+        let mut seen = std::collections::HashSet::new();
+        appeals.retain(|a| seen.insert(a.text.clone()));
+        // Every request of the steps, plus the preflight, needs its own text.
+        let needed: f64 = 1.0
+            + args
+                .steps
+                .iter()
+                .map(|r| r * args.step_secs as f64)
+                .sum::<f64>();
+        if needed > appeals.len() as f64 {
+            bail!(
+                "--compare-embedder: the steps send up to {needed:.0} appeals but {} holds {} distinct texts; \
+                 none may repeat (a repeat is answered from the vector cache): fewer or shorter steps, or a bigger file",
+                args.texts.display(),
+                appeals.len()
+            );
+        }
+        let texts: Vec<String> = appeals.iter().map(|a| a.text.clone()).collect();
+        println!(
+            "embedder alone: {} in-process, batches of {}, {} s ...",
+            args.model_dir.display(),
+            embedder::BATCH,
+            args.embed_secs
+        );
+        let rate = embedder::throughput(
+            &args.model_dir,
+            &texts,
+            Duration::from_secs(args.embed_secs),
+        )?;
+        println!("embedder alone: {rate:.1} texts/s");
+        embedder_rate = Some(rate);
+    }
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis();
     println!(
         "{} appeals from {}; external ids bench-load-{stamp}-N",
@@ -141,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(args.timeout_secs),
     )?);
     target.check_ready().await?;
+    let cache_hits_before = target.cache_hits().await?;
     preflight(&target, &mut bodies).await?;
     if let Some(pid) = args.pid {
         if rss::rss_mib(pid).is_none() {
@@ -268,6 +333,24 @@ async fn main() -> anyhow::Result<()> {
         match best {
             Some(r) => println!("saturation: highest passing rate {r} req/s; peak achieved {peak_achieved:.1} req/s"),
             None => println!("saturation: no step passed; peak achieved {peak_achieved:.1} req/s"),
+        }
+        if let Some(embedder) = embedder_rate {
+            let hits = target.cache_hits().await? - cache_hits_before;
+            if hits > 0.0 {
+                bail!(
+                    "the service's vector cache answered {hits:.0} texts during the run \
+                     (triage_embed_cache_hits_total): the texts were not all unseen, no ratio"
+                );
+            }
+            let service = best.unwrap_or(0.0);
+            println!(
+                "vector cache hits during the run: 0 (checked on /metrics); every text sent once"
+            );
+            println!(
+                "service/embedder saturation ratio: {:.2} (service {service} req/s at p99 < {} ms, embedder {embedder:.0} texts/s)",
+                service / embedder,
+                args.p99_ms
+            );
         }
     }
     if rate_limited {
