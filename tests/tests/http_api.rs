@@ -251,9 +251,31 @@ async fn batch_list_filters_and_paging() {
         )
         .await;
     assert!(p2["items"][0]["id"].as_i64().unwrap() > after);
+    let (_, until) = s.get(&sup, "/v1/appeals?until=2000-01-01").await;
+    assert!(until["items"].as_array().unwrap().is_empty(), "{until}");
     let (_, all) = s.get(&sup, "/v1/appeals?since=2000-01-01").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 5);
     assert!(all["next_after"].is_null());
+    // A page carries each appeal's own suggestion and decisions (read for the
+    // whole page at once), the same as reading the appeal alone.
+    let decided = all["items"][1]["id"].as_i64().unwrap();
+    let (st, _) = s
+        .post(
+            &sup,
+            &format!("/v1/appeals/{decided}/decision"),
+            &json!({ "department": "water", "comment": "checked" }),
+        )
+        .await;
+    assert_eq!(st, 200);
+    let (_, all) = s.get(&sup, "/v1/appeals").await;
+    for item in all["items"].as_array().unwrap() {
+        let id = item["id"].as_i64().unwrap();
+        let (_, alone) = s.get(&sup, &format!("/v1/appeals/{id}")).await;
+        assert_eq!(item, &alone, "appeal {id}: list and read agree");
+        assert!(item["suggestion"]["department"].is_string(), "{item}");
+    }
+    assert_eq!(all["items"][1]["decisions"][0]["reason"], "checked");
+    assert!(all["items"][0]["decisions"].as_array().unwrap().is_empty());
     let (_, none) = s.get(&sup, "/v1/appeals?since=2999-01-01T00:00:00Z").await;
     assert!(none["items"].as_array().unwrap().is_empty());
     let (_, dep) = s.get(&sup, "/v1/appeals?department=nowhere").await;

@@ -678,12 +678,25 @@ impl Engine {
     /// Appeals matching the query (paged by id).
     pub async fn list(&self, tenant: &str, q: AppealQuery) -> Result<Vec<AppealView>> {
         self.tenant(tenant).await?;
-        let appeals = self.memory.record().list_appeals(tenant, &q).await?;
-        let mut out = Vec::with_capacity(appeals.len());
-        for a in appeals {
-            out.push(self.view(tenant, a).await?);
-        }
-        Ok(out)
+        let record = self.memory.record();
+        let appeals = record.list_appeals(tenant, &q).await?;
+        let ids: Vec<i64> = appeals.iter().map(|a| a.id).collect();
+        let (mut suggestions, mut decisions) = record.trails(tenant, &ids).await?;
+        appeals
+            .into_iter()
+            .map(|appeal| {
+                let suggestion = suggestions
+                    .remove(&appeal.id)
+                    .map(|json| serde_json::from_str(&json))
+                    .transpose()
+                    .map_err(|e| EngineError::Internal(format!("stored suggestion: {e}")))?;
+                Ok(AppealView {
+                    suggestion,
+                    decisions: decisions.remove(&appeal.id).unwrap_or_default(),
+                    appeal,
+                })
+            })
+            .collect()
     }
 
     /// Whether routing knows `department` for the tenant (catalogue or history).

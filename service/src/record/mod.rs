@@ -393,7 +393,7 @@ impl Record {
 /// Ids as comma-separated lists of at most 500, for `IN (...)` clauses. Inlined
 /// rather than bound: they are integers (nothing to inject), and a list of bound
 /// parameters would hit SQLite's and PostgreSQL's parameter limits.
-fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
+pub(super) fn id_lists(ids: &[i64]) -> impl Iterator<Item = String> + '_ {
     ids.chunks(500).map(|chunk| {
         chunk
             .iter()

@@ -3,6 +3,8 @@
 //! routing commits with its audit entry and an outbox entry, so the index (which
 //! filters on status and department) follows in the same way as for new appeals.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
 use super::{
@@ -295,6 +297,53 @@ impl Record {
                 })
             })
             .collect()
+    }
+
+    /// The latest suggestion (decision JSON) and the decisions of each of
+    /// `ids` (appeals of `tenant`), in two queries whatever the number of
+    /// appeals: a list page costs three queries, not 1 + 2N.
+    pub async fn trails(
+        &self,
+        tenant: &str,
+        ids: &[i64],
+    ) -> Result<(HashMap<i64, String>, HashMap<i64, Vec<DecisionRow>>)> {
+        let mut suggestions = HashMap::new();
+        let mut decisions: HashMap<i64, Vec<DecisionRow>> = HashMap::new();
+        for list in super::id_lists(ids) {
+            let rows = sqlx::query(&format!(
+                "SELECT s.appeal_id, s.decision FROM suggestions s WHERE s.id IN \
+                 (SELECT MAX(s2.id) FROM suggestions s2 JOIN appeals a ON a.id = s2.appeal_id \
+                  WHERE a.tenant_id = $1 AND s2.appeal_id IN ({list}) GROUP BY s2.appeal_id)"
+            ))
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                suggestions.insert(r.try_get("appeal_id")?, r.try_get("decision")?);
+            }
+            let rows = sqlx::query(&format!(
+                "SELECT d.id, d.appeal_id, d.kind, d.department, d.actor, d.reason, d.created_at \
+                 FROM decisions d JOIN appeals a ON a.id = d.appeal_id \
+                 WHERE a.tenant_id = $1 AND d.appeal_id IN ({list}) ORDER BY d.id"
+            ))
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                decisions
+                    .entry(r.try_get("appeal_id")?)
+                    .or_default()
+                    .push(DecisionRow {
+                        id: r.try_get("id")?,
+                        kind: r.try_get("kind")?,
+                        department: r.try_get("department")?,
+                        actor: r.try_get("actor")?,
+                        reason: r.try_get("reason")?,
+                        at: r.try_get("created_at")?,
+                    });
+            }
+        }
+        Ok((suggestions, decisions))
     }
 
     /// Appeals of a tenant matching `q`, ascending by id (keyset paging).
