@@ -313,3 +313,201 @@ async fn reindex_rebuilds_a_corrupted_index_from_the_record() {
         .unwrap();
     assert_eq!(hits[0].id, a.id as u64);
 }
+
+/// The first line `keys create` prints: the secret.
+fn create_key(data: &Path, role: &str) -> String {
+    let out = cli(data)
+        .args(["keys", "create", "--tenant", TENANT, "--role", role])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `serve` on a free port and waits until `/readyz` answers 200.
+async fn serve(data: &Path, http: &reqwest::Client) -> (std::process::Child, String) {
+    let port = free_port();
+    let child = cli(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--rate-limit-per-sec", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                return (child, base);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `serve` killed with SIGKILL in the middle of a stream of submissions:
+/// after a restart every appeal it acknowledged (201) is there exactly once,
+/// with its routing suggestion, and the index has caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_stream_keeps_every_acknowledged_appeal() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("history.csv");
+    write_csv(&csv, 200);
+    let data = dir.path().join("data");
+    let out = cli(&data)
+        .args([
+            "import",
+            "--tenant",
+            TENANT,
+            "--create-tenant",
+            "--no-optimize",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let portal = create_key(&data, "portal");
+    let supervisor = create_key(&data, "supervisor");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+
+    let (mut child, base) = serve(&data, &http).await;
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<(String, i64)>::new()));
+    let mut senders = Vec::new();
+    for worker in 0..6 {
+        let (http, base, portal, acked) =
+            (http.clone(), base.clone(), portal.clone(), acked.clone());
+        senders.push(tokio::spawn(async move {
+            for n in 0.. {
+                let ext = format!("kill-{worker}-{n}");
+                let body = serde_json::json!({
+                    "text": format!("Яма на дороге у дома {n}, двор {worker}"),
+                    "external_id": ext,
+                    "place": { "district": "Невский" },
+                });
+                let Ok(r) = http
+                    .post(format!("{base}/v1/appeals"))
+                    .bearer_auth(&portal)
+                    .json(&body)
+                    .send()
+                    .await
+                else {
+                    return; // the server is gone
+                };
+                if r.status() == 201 {
+                    let v: serde_json::Value = match r.json().await {
+                        Ok(v) => v,
+                        Err(_) => return,
+                    };
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push((ext, v["appeal_id"].as_i64().unwrap()));
+                }
+            }
+        }));
+    }
+    let started = Instant::now();
+    while acked.lock().unwrap().len() < 60 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the submissions made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL, requests in flight
+    child.wait().unwrap();
+    for s in senders {
+        s.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 60);
+
+    let (mut child, base) = serve(&data, &http).await;
+    let ready: serde_json::Value = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready["outbox_pending"], 0,
+        "the index caught up on restart: {ready}"
+    );
+    for (ext, id) in &acked {
+        let v: serde_json::Value = http
+            .get(format!("{base}/v1/appeals/{id}"))
+            .bearer_auth(&supervisor)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["external_id"], ext.as_str(), "{v}");
+        assert!(v["suggestion"]["prediction_set"].is_array(), "routed: {v}");
+    }
+    // Exactly once: the record holds each external id once, and a repeat of
+    // an acknowledged submission is recognised, not stored again.
+    let (ext, id) = &acked[0];
+    let r = http
+        .post(format!("{base}/v1/appeals"))
+        .bearer_auth(&portal)
+        .json(&serde_json::json!({ "text": "Яма на дороге", "external_id": ext }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a repeat is idempotent");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["appeal_id"], *id);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let record = Record::open(&format!("sqlite:{}", data.join("record.db").display()))
+        .await
+        .unwrap();
+    let stored = sqlx::query("SELECT COUNT(*) AS n, COUNT(DISTINCT external_id) AS d FROM appeals WHERE external_id LIKE 'kill-%'")
+        .fetch_one(record.pool())
+        .await
+        .unwrap();
+    let (n, d): (i64, i64) = (stored.try_get("n").unwrap(), stored.try_get("d").unwrap());
+    assert_eq!(n, d, "no external id stored twice");
+    assert!(
+        n as usize >= acked.len(),
+        "{n} stored, {} acknowledged",
+        acked.len()
+    );
+    eprintln!(
+        "killed with {} acknowledged submissions ({n} stored)",
+        acked.len()
+    );
+}
