@@ -98,9 +98,14 @@ pub fn now_ms() -> i64 {
 
 /// Per-connection SQLite settings: WAL for concurrent readers and crash safety,
 /// foreign keys on, and waiting (not failing) on a briefly locked database.
+/// `synchronous = FULL`: each commit is fsynced before it returns, so an
+/// appeal the service acknowledged survives a power loss or an OS crash, not
+/// only a killed process (NORMAL in WAL mode may lose the last commits then);
+/// the cost is one WAL fsync per commit, which the single writer's group
+/// commits share (docs/case-memory.md).
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
+    "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
 ];
