@@ -447,6 +447,52 @@ async fn a_key_of_tenant_a_never_reads_or_affects_tenant_b() {
     let (_, v) = status_json(r).await;
     assert_eq!(v, json!([]));
 
+    let (_, v) = status_json(
+        s.client
+            .get(s.url(&format!("/open311/v2/requests.json?api_key={b_portal}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["service_request_id"] != id.to_string().as_str()),
+        "A's request is not in B's Open311 list: {v}"
+    );
+    // Evidence never comes from another tenant: A's preview of B's imported
+    // text cites only A's cases, B's preview only B's.
+    let b_case = s
+        .state
+        .record
+        .appeal_by_external("b", "h1")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for (key, own, other) in [(&a_portal, id, b_case), (&b_portal, b_case, id)] {
+        let (st, p) = s
+            .post(
+                key,
+                "/v1/appeals:preview",
+                &json!({ "text": "pothole on the road" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{p}");
+        let cited: Vec<i64> = p["decision"]["evidence"]["cases"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no evidence cases in {p}"))
+            .iter()
+            .map(|c| c["id"].as_i64().unwrap())
+            .collect();
+        assert!(!cited.contains(&other), "another tenant's case cited: {p}");
+        if key == &b_portal {
+            assert!(cited.contains(&own), "B's own identical case is cited: {p}");
+        }
+    }
+
     // A's appeal, tenant and keys are exactly as before.
     let (_, after) = s.get(&a_admin, &format!("/v1/appeals/{id}")).await;
     assert_eq!(before, after);
