@@ -10,6 +10,7 @@
 //! one transaction, so an acknowledged appeal always has a pending index write;
 //! the outbox is replayed on start until the index has caught up.
 
+mod cache;
 mod categories;
 mod keys;
 mod migrate;
@@ -19,6 +20,7 @@ mod types;
 mod workflow;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -86,6 +88,8 @@ pub struct Record {
     /// async queue in front of the lock. On PostgreSQL the same pool as readers.
     writer: AnyPool,
     dialect: Dialect,
+    /// Tenants and catalogues, read by every request (see `cache.rs`).
+    cache: Arc<cache::ReadCache>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -166,6 +170,7 @@ impl Record {
             pool,
             writer,
             dialect,
+            cache: Arc::default(),
         };
         migrate::run(&record.writer, dialect).await?;
         Ok(record)
@@ -220,11 +225,15 @@ impl Record {
         .bind(now_ms())
         .execute(&self.writer)
         .await?;
+        self.cache.forget(&d.tenant_id);
         Ok(())
     }
 
     /// Every department of a tenant, by code.
     pub async fn departments(&self, tenant: &str) -> Result<Vec<Department>> {
+        if let Some(cached) = self.cache.departments(tenant) {
+            return Ok(cached.as_ref().clone());
+        }
         let rows = sqlx::query(
             "SELECT tenant_id, code, names, description, areas, auto_threshold, active \
              FROM departments WHERE tenant_id = $1 ORDER BY code",
@@ -244,7 +253,8 @@ impl Record {
                     active: r.try_get::<i64, _>("active")? != 0,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .inspect(|d| self.cache.put_departments(tenant, Arc::new(d.clone())))
     }
 
     async fn require_tenant(&self, tenant: &str) -> Result<()> {

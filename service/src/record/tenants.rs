@@ -40,6 +40,7 @@ impl Record {
         .bind(now_ms())
         .execute(&self.writer)
         .await?;
+        self.cache.forget(&t.id);
         Ok(())
     }
 
@@ -50,11 +51,16 @@ impl Record {
 
     /// The tenant `id` with its creation and suspension times, if it exists.
     pub async fn tenant_status(&self, id: &str) -> Result<Option<TenantStatus>> {
+        if let Some(cached) = self.cache.tenant(id) {
+            return Ok(cached);
+        }
         let row = sqlx::query(&format!("{TENANT_SELECT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| status_from_row(&r)).transpose()
+        let status = row.map(|r| status_from_row(&r)).transpose()?;
+        self.cache.put_tenant(id, status.clone());
+        Ok(status)
     }
 
     /// Every tenant, by id.
@@ -82,6 +88,7 @@ impl Record {
                 .execute(&self.writer)
                 .await?
         };
+        self.cache.forget(id);
         Ok(done.rows_affected() > 0)
     }
 }
