@@ -125,6 +125,18 @@ async fn queue_ids(c: &Client) -> Vec<i64> {
         .collect()
 }
 
+/// Elements that show their translation key instead of a text.
+async fn raw_keys(c: &Client) -> serde_json::Value {
+    c.execute(
+        "return [...document.querySelectorAll('[data-i18n]')]\
+           .filter(e => e.textContent === e.dataset.i18n && T.en[e.dataset.i18n] !== e.dataset.i18n)\
+           .map(e => e.dataset.i18n);",
+        vec![],
+    )
+    .await
+    .unwrap()
+}
+
 async fn text_of(c: &Client, css: &str) -> String {
     let v = c
         .execute(
@@ -171,9 +183,29 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
     // The browser's language (Kazakh) first; every language on request.
     assert_eq!(text_of(&c, "h1").await, "Өтініштерді бөлу");
     assert_eq!(text_of(&c, "#login-btn").await, "Кіру");
+    // Every language has every string, and each page is kept as a screenshot
+    // (target/review-screens/<page>-<lang>.png) to look at when something fails.
+    let missing = c
+        .execute(
+            "return Object.fromEntries(Object.keys(T).map(l => \
+               [l, Object.keys(T.en).filter(k => !T[l][k])]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for lang in ["uk", "ru", "kk", "en"] {
+        assert_eq!(
+            missing[lang],
+            serde_json::json!([]),
+            "untranslated in {lang}"
+        );
+    }
+    let screens = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/review-screens");
+    std::fs::create_dir_all(&screens).unwrap();
     for (lang, title) in [
         ("ru", "Распределение обращений"),
         ("uk", "Розподіл звернень"),
+        ("kk", "Өтініштерді бөлу"),
     ] {
         c.find(Locator::Id(&format!("lang-{lang}")))
             .await
@@ -181,7 +213,14 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
             .click()
             .await
             .unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(screens.join(format!("login-{lang}.png")), png).unwrap();
         assert_eq!(text_of(&c, "h1").await, title);
+        assert_eq!(
+            raw_keys(&c).await,
+            serde_json::json!([]),
+            "raw keys on the {lang} page"
+        );
     }
     c.find(Locator::Id("lang-en"))
         .await
@@ -226,6 +265,21 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(sorted, submitted);
+    for lang in ["uk", "ru", "kk", "en"] {
+        c.find(Locator::Id(&format!("lang-{lang}")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(screens.join(format!("queue-{lang}.png")), png).unwrap();
+        assert_eq!(
+            raw_keys(&c).await,
+            serde_json::json!([]),
+            "raw keys on the {lang} queue"
+        );
+    }
     assert_eq!(text_of(&c, "#queue-count").await, "4");
     assert!(text_of(&c, "#cur-text").await.len() > 10);
     assert!(text_of(&c, "#cur-confidence").await.ends_with('%'));
