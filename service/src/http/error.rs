@@ -24,7 +24,15 @@ pub struct ApiError {
     pub message: String,
     /// Seconds after which a retry may succeed (429, 503).
     pub retry_after: Option<u64>,
+    /// The cause, for the log only (never sent): the middleware logs it once,
+    /// in the request's span, for a 5xx answer.
+    pub cause: Option<String>,
 }
+
+/// The cause of a 5xx answer, carried from the handler to the middleware
+/// that logs it (see `layers.rs`).
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub String);
 
 /// The JSON error body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -50,6 +58,7 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            cause: None,
         }
     }
 
@@ -98,14 +107,17 @@ impl ApiError {
         }
     }
 
-    /// 500: a bug or an unexpected failure; the details go to the log only.
+    /// 500: a bug or an unexpected failure; the details go to the log only
+    /// (logged once by the middleware, with the request id).
     pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error; see the service log",
-        )
+        Self {
+            cause: Some(detail.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the service log",
+            )
+        }
     }
 }
 
@@ -118,6 +130,9 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(cause) = self.cause {
+            resp.extensions_mut().insert(ErrorCause(cause));
+        }
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);
@@ -141,12 +156,12 @@ impl From<EngineError> for ApiError {
                 format!("unknown department {d:?}"),
             ),
             EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            EngineError::Unavailable(m) => {
-                tracing::warn!(error = %m, "store unavailable");
-                Self::unavailable(
+            EngineError::Unavailable(m) => Self {
+                cause: Some(m),
+                ..Self::unavailable(
                     "a store is temporarily unavailable; nothing was written, retry later",
                 )
-            }
+            },
             EngineError::Overloaded(m) => Self::too_many("overloaded", m, 1),
             EngineError::Internal(m) => Self::internal(m),
         }

@@ -25,7 +25,7 @@ use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCause};
 use super::{AppState, HttpConfig};
 use crate::metrics;
 
@@ -164,6 +164,15 @@ async fn json_errors_and_metrics(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let resp = as_json_error(next.run(req).await);
+    // Errors are logged here, once, in the request's span (with its request
+    // id): not where they are made.
+    let status = resp.status();
+    let cause = resp.extensions().get::<ErrorCause>().map(|c| c.0.as_str());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(status = status.as_u16(), cause, "unavailable");
+    } else if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), cause, "request failed");
+    }
     metrics::observe_request(
         method.as_str(),
         &route,
