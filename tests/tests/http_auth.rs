@@ -551,6 +551,38 @@ async fn portal_keys_read_only_their_own_appeals() {
         .as_i64()
         .unwrap();
 
+    // Past cases cited as evidence are shown to a portal without their text.
+    let (st, v) = s
+        .post(
+            &portal_a,
+            "/v1/appeals:preview",
+            &json!({ "text": "pothole near flat 12", "place": { "district": "North" } }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let cases = v["decision"]["evidence"]["cases"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{v}");
+    assert!(cases.iter().all(|c| c["snippet"] == ""), "{v}");
+    assert!(!v.to_string().contains("secret history"), "{v}");
+    let (_, v) = s.get(&sup, &format!("/v1/appeals/{mine}")).await;
+    let (_, own) = s.get(&portal_a, &format!("/v1/appeals/{mine}")).await;
+    assert!(
+        v["suggestion"]["evidence"]["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["snippet"] != ""),
+        "a supervisor sees the cases' text: {v}"
+    );
+    assert!(
+        own["suggestion"]["evidence"]["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["snippet"] == ""),
+        "{own}"
+    );
+
     // JSON API: own appeal and its history readable, the others are not there.
     let (st, v) = s.get(&portal_a, &format!("/v1/appeals/{mine}")).await;
     assert_eq!(st, 200, "{v}");

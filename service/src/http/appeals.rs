@@ -13,7 +13,7 @@ use super::auth::{Portal, Supervisor};
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult, ErrorDetail};
 use super::views::*;
 use super::AppState;
-use crate::engine::NewAppeal;
+use crate::engine::{AppealView, NewAppeal};
 use crate::record::{AppealQuery, AppealStatus};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -55,10 +55,11 @@ pub(super) async fn submit(
     ApiJson(req): ApiJson<SubmitRequest>,
 ) -> ApiResult<(StatusCode, Json<SubmitResponse>)> {
     check_text(&state, &req.text)?;
-    let s = state
+    let mut s = state
         .engine
         .submit(caller.tenant(), NewAppeal::from(req), &caller.actor())
         .await?;
+    s.decision = caller.shown(s.decision);
     let status = if s.created {
         observe_outcome(&s.decision);
         StatusCode::CREATED
@@ -96,7 +97,9 @@ pub(super) async fn preview(
         .engine
         .preview(caller.tenant(), &NewAppeal::from(req))
         .await?;
-    Ok(Json(PreviewResponse { decision }))
+    Ok(Json(PreviewResponse {
+        decision: caller.shown(decision),
+    }))
 }
 
 /// Submits up to 256 appeals, embedded together; one result per appeal.
@@ -148,10 +151,11 @@ pub(super) async fn submit_batch(
             .await?;
         for (i, r) in positions.into_iter().zip(results) {
             items[i] = Some(match r {
-                Ok(s) => {
+                Ok(mut s) => {
                     if s.created {
                         observe_outcome(&s.decision);
                     }
+                    s.decision = caller.shown(s.decision);
                     BatchItem {
                         index: i,
                         result: Some(SubmitResponse::from(s)),
@@ -193,6 +197,10 @@ pub(super) async fn get_appeal(
         .await?
         .filter(|v| caller.may_read(&v.appeal.data))
         .ok_or_else(|| ApiError::not_found(format!("no appeal {id}")))?;
+    let view = AppealView {
+        suggestion: view.suggestion.map(|d| caller.shown(d)),
+        ..view
+    };
     Ok(Json(AppealDto::from(view)))
 }
 

@@ -44,6 +44,18 @@ impl Caller {
         self.key.role >= KeyRole::Supervisor
             || appeal.submitted_by.as_deref() == Some(self.actor().as_str())
     }
+
+    /// A decision as this caller may see it: a portal key gets the similar
+    /// past cases' ids, departments and similarity, not their (masked) text,
+    /// which is other citizens' appeals; supervisors see all of it.
+    pub fn shown(&self, mut d: triage_domain::RoutingDecision) -> triage_domain::RoutingDecision {
+        if self.key.role < KeyRole::Supervisor {
+            for c in &mut d.evidence.cases {
+                c.snippet.clear();
+            }
+        }
+        d
+    }
 }
 
 /// Authenticates a presented key, applies the rate limit and checks the role.

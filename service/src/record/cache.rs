@@ -16,19 +16,22 @@ pub const TTL: Duration = Duration::from_secs(2);
 /// Most tenants kept (an operator with more serves the rest from SQL).
 const MAX_TENANTS: usize = 10_000;
 
+/// Entries by tenant id, each with when it was read.
+type Entries<T> = RwLock<HashMap<String, (Instant, T)>>;
+
 #[derive(Default)]
 pub(super) struct ReadCache {
-    tenants: RwLock<HashMap<String, (Instant, Option<TenantStatus>)>>,
-    departments: RwLock<HashMap<String, (Instant, Arc<Vec<Department>>)>>,
+    tenants: Entries<Option<TenantStatus>>,
+    departments: Entries<Arc<Vec<Department>>>,
 }
 
-fn fresh<T: Clone>(map: &RwLock<HashMap<String, (Instant, T)>>, key: &str) -> Option<T> {
+fn fresh<T: Clone>(map: &Entries<T>, key: &str) -> Option<T> {
     let map = map.read().ok()?;
     let (at, v) = map.get(key)?;
     (at.elapsed() < TTL).then(|| v.clone())
 }
 
-fn put<T>(map: &RwLock<HashMap<String, (Instant, T)>>, key: &str, v: T) {
+fn put<T>(map: &Entries<T>, key: &str, v: T) {
     if let Ok(mut map) = map.write() {
         if map.len() >= MAX_TENANTS {
             map.retain(|_, (at, _)| at.elapsed() < TTL);
