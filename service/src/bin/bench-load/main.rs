@@ -164,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
         appeals.retain(|a| seen.insert(a.text.clone()));
         // Every request of the steps, plus the preflight, needs its own text.
         let needed: f64 = 1.0
+            + args.steps.first().map_or(0.0, |r| r * args.warmup as f64)
             + args
                 .steps
                 .iter()
@@ -298,22 +299,29 @@ async fn main() -> anyhow::Result<()> {
         println!("{HEADER}");
         let mut best: Option<f64> = None;
         let mut peak_achieved = 0.0f64;
-        for step in steps {
+        for (i, step) in steps.into_iter().enumerate() {
             tokio::time::sleep(STEP_PAUSE).await;
             let measure = Duration::from_secs(args.step_secs);
+            // The first step starts with the warm-up (sent, not counted): a
+            // cold server's first seconds are not its saturation.
+            let warmup = if i == 0 {
+                Duration::from_secs(args.warmup)
+            } else {
+                Duration::ZERO
+            };
             let fired = fire(
                 &target,
                 &mut bodies,
                 Plan {
                     schedule: step,
-                    warmup: Duration::ZERO,
+                    warmup,
                     measure,
                     max_in_flight: args.max_in_flight,
                 },
                 args.pid,
             )
             .await;
-            let s = Summary::of(&fired.outcomes, step.rate(), Duration::ZERO, measure);
+            let s = Summary::of(&fired.outcomes, step.rate(), warmup, measure);
             rate_limited |= is_rate_limited(&s);
             peak_achieved = peak_achieved.max(s.achieved);
             let why = step_criteria.failures(&s);
