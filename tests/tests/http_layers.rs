@@ -128,7 +128,8 @@ async fn large_responses_are_compressed_when_asked() {
 
 /// Past `max_in_flight` a request is refused at once with 429 and
 /// `Retry-After`; the probes stay outside the limit; once the slot frees,
-/// work is admitted again.
+/// work is admitted again. A client still sending its body holds no slot (the
+/// body is read before admission).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_capacity_requests_are_refused_fast_with_retry_after() {
     let s = start_with(
@@ -141,7 +142,7 @@ async fn past_capacity_requests_are_refused_fast_with_retry_after() {
     .await;
     s.tenant("city", DEPARTMENTS).await;
     let portal = s.key("city", KeyRole::Portal).await;
-    // Hold the only slot: a request whose body is still arriving.
+    // A slow client sending its body takes no slot.
     let addr = s.base.trim_start_matches("http://").to_string();
     let body = r#"{"text":"water pipe burst in the basement","external_id":"slow-1"}"#;
     let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -152,19 +153,56 @@ async fn past_capacity_requests_are_refused_fast_with_retry_after() {
     );
     conn.write_all(head.as_bytes()).await.unwrap();
     conn.write_all(&body.as_bytes()[..10]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let a = s.submit(&portal, "broken street lamp", "North").await;
+    assert!(
+        a["appeal_id"].is_i64(),
+        "admitted beside a slow client: {a}"
+    );
 
-    let t = Instant::now();
-    let r = s
-        .client
-        .post(s.url("/v1/appeals"))
-        .bearer_auth(&portal)
-        .json(&serde_json::json!({ "text": "broken street lamp" }))
-        .send()
-        .await
-        .unwrap();
-    let waited = t.elapsed();
-    assert_eq!(r.status(), 429);
+    // Hold the only slot with a big batch; probe until one is refused.
+    let appeals: Vec<serde_json::Value> = (0..256)
+        .map(|i| {
+            serde_json::json!({
+                "text": format!("{i} water pipe burst in the basement, the yard is flooded, \
+                                 nobody from the housing office came for three days"),
+                "external_id": format!("bulk-{i}"),
+            })
+        })
+        .collect();
+    let batch = {
+        let (c, url, key) = (s.client.clone(), s.url("/v1/appeals:batch"), portal.clone());
+        tokio::spawn(async move {
+            c.post(url)
+                .bearer_auth(key)
+                .json(&serde_json::json!({ "appeals": appeals }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    // Let the batch in first (its body is read, then it takes the slot).
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let mut refused = None;
+    while !batch.is_finished() {
+        let t = Instant::now();
+        let r = s
+            .client
+            .post(s.url("/v1/appeals"))
+            .bearer_auth(&portal)
+            .json(&serde_json::json!({ "text": "broken street lamp" }))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            refused = Some((t.elapsed(), r));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (waited, r) = refused.expect("a request beside the running batch was refused");
     assert_eq!(r.headers()["retry-after"], "1");
     let (_, v) = status_json(r).await;
     assert_eq!(error_code(&v), "overloaded", "{v}");
@@ -188,15 +226,16 @@ async fn past_capacity_requests_are_refused_fast_with_retry_after() {
         metrics.contains("triage_http_shed_total{reason=\"in_flight\"}"),
         "{metrics}"
     );
+    assert_eq!(batch.await.unwrap(), 200);
 
-    // The held request completes, and the next one is admitted.
+    // The slow client finishes, and the next request is admitted.
     conn.write_all(&body.as_bytes()[10..]).await.unwrap();
     let mut resp = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut conn, &mut resp)
         .await
         .unwrap();
     assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
-    let a = s.submit(&portal, "broken street lamp", "North").await;
+    let a = s.submit(&portal, "broken street lamp again", "North").await;
     assert!(a["appeal_id"].is_i64(), "{a}");
     s.stop().await;
 }

@@ -100,9 +100,14 @@ pub(super) fn outer(app: Router<AppState>, config: &HttpConfig) -> Router<AppSta
         .on_request(())
         .on_response(on_response)
         .on_failure(());
+    let whole = WholeBody {
+        limit: config.max_body_bytes,
+        timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+    };
     let app = app
         // Bodies are limited by `bounded`'s layer, not by axum's extractor default.
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(whole, read_whole_body))
         .layer(middleware::from_fn(json_errors_and_metrics))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(CompressionLayer::new());
@@ -113,6 +118,64 @@ pub(super) fn outer(app: Router<AppState>, config: &HttpConfig) -> Router<AppSta
     app.layer(trace)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Limits of [`read_whole_body`].
+#[derive(Clone, Copy)]
+struct WholeBody {
+    limit: usize,
+    timeout: Duration,
+}
+
+/// The import upload streams to its spool file.
+const STREAMED: &str = "/v1/import";
+
+/// Reads every request body (but the streamed upload) before any handler or
+/// rejection runs. A request refused before its body was read (a wrong key,
+/// a wrong method, an unknown path) would otherwise get its answer while the
+/// client is still sending, and the connection closed under it: the client
+/// sees a broken pipe instead of the JSON error. The body limit and the
+/// slow-client timeout apply here as in `bounded`.
+async fn read_whole_body(
+    axum::extract::State(w): axum::extract::State<WholeBody>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.uri().path() == STREAMED {
+        // Refused before the upload was read (a wrong key, a bad format), the
+        // connection cannot be reused: say so, or a client's pool sends the
+        // next request on a socket the server is closing.
+        let mut resp = next.run(req).await;
+        if !resp.status().is_success() {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return resp;
+    }
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(w.timeout, axum::body::to_bytes(body, w.limit)).await {
+        Ok(Ok(bytes)) => next.run(Request::from_parts(parts, bytes.into())).await,
+        // Over the limit (chunked, or a Content-Length that lied), or a
+        // broken stream.
+        Ok(Err(e)) if e.to_string().contains("length limit") => {
+            let mut resp = ApiError::too_large(format!(
+                "request body over the configured limit of {} bytes",
+                w.limit
+            ))
+            .into_response();
+            // The rest of the body is not read: the connection closes.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+        Ok(Err(e)) => ApiError::invalid(format!("request body unreadable: {e}")).into_response(),
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "the request body did not arrive within the configured time",
+        )
+        .into_response(),
+    }
 }
 
 /// The span of one request: method, route template, request id; the tenant
