@@ -441,6 +441,11 @@ async fn supervisor_logs_in_accepts_overrides_and_sees_history() {
         queue_ids(&c).await.is_empty().then_some(())
     })
     .await;
+    let errors = c
+        .execute("return window.triageErrors;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(errors, serde_json::json!([]), "script errors on the page");
     c.close().await.unwrap();
 
     // The record agrees: who decided what, with the comment.

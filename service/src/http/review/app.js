@@ -4,6 +4,11 @@
 // browser's until one is picked.
 "use strict";
 
+// Script errors are kept where a test (and a supervisor's bug report) can read them.
+window.triageErrors = [];
+window.addEventListener("error", (e) => window.triageErrors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => window.triageErrors.push(String(e.reason)));
+
 const T = {
   uk: {
     title: "Розподіл звернень", logout: "Вийти", key_label: "API-ключ супервізора",
