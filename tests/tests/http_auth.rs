@@ -690,6 +690,30 @@ async fn portal_keys_read_only_their_own_appeals() {
     assert_eq!(st, 400, "{v}");
     let (st, _) = o311("/open311/v2/requests.json".into()).await;
     assert_eq!(st, 403, "no anonymous reads");
+
+    // An external id is the submitter's own: another portal (or imported
+    // history) using it gets a conflict, not the other appeal.
+    let body = json!({ "text": "tree fell on the playground", "external_id": "shared-1" });
+    let (st, first) = s.post(&portal_a, "/v1/appeals", &body).await;
+    assert_eq!(st, 201, "{first}");
+    let (st, v) = s.post(&portal_b, "/v1/appeals", &body).await;
+    assert_eq!((st, error_code(&v).as_str()), (409, "conflict"), "{v}");
+    assert!(!v.to_string().contains("tree fell"), "{v}");
+    let (st, again) = s.post(&portal_a, "/v1/appeals", &body).await;
+    assert_eq!(
+        (st, &again["appeal_id"]),
+        (200, &first["appeal_id"]),
+        "{again}"
+    );
+    let (st, _) = s
+        .post(
+            &portal_b,
+            "/v1/appeals",
+            &json!({ "text": "pothole", "external_id": "h1" }),
+        )
+        .await;
+    assert_eq!(st, 409, "imported history's id is not a portal's");
+
     s.stop().await;
 }
 

@@ -518,7 +518,9 @@ impl Engine {
             if let Some(ext) = &a.external_id {
                 if let Some(existing) = self.memory.record().appeal_by_external(tenant, ext).await?
                 {
-                    results.push(Some(self.existing_submission(tenant, existing).await));
+                    results.push(Some(
+                        self.existing_submission(tenant, existing, actor).await,
+                    ));
                     continue;
                 }
             }
@@ -607,7 +609,7 @@ impl Engine {
                 .appeal(&t.id, inserted.id)
                 .await?
                 .ok_or(EngineError::UnknownAppeal(inserted.id))?;
-            return self.existing_submission(&t.id, existing).await;
+            return self.existing_submission(&t.id, existing, actor).await;
         }
         Ok(Submission {
             appeal_id: inserted.id,
@@ -617,7 +619,20 @@ impl Engine {
         })
     }
 
-    async fn existing_submission(&self, tenant: &str, existing: Appeal) -> Result<Submission> {
+    /// The answer to a repeated submission: the stored appeal, when the same
+    /// submitter sent it. Another portal's (or imported history's) external
+    /// id is a conflict, not a way to read someone else's appeal.
+    async fn existing_submission(
+        &self,
+        tenant: &str,
+        existing: Appeal,
+        actor: &str,
+    ) -> Result<Submission> {
+        if existing.data.submitted_by.as_deref() != Some(actor) {
+            return Err(EngineError::Conflict(
+                "external_id is already used by another submitter of this tenant".into(),
+            ));
+        }
         let suggestion = self.suggestion(tenant, existing.id).await?;
         let decision = suggestion.ok_or_else(|| {
             EngineError::Conflict(format!(
