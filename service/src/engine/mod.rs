@@ -188,6 +188,11 @@ impl Readiness {
     }
 }
 
+/// A routing decision as the record stores it (JSON).
+fn parse_suggestion(json: &str) -> Result<RoutingDecision> {
+    serde_json::from_str(json).map_err(|e| EngineError::Internal(format!("stored suggestion: {e}")))
+}
+
 /// The routing engine. Share it as `Arc<Engine>`.
 pub struct Engine {
     memory: Arc<CaseMemory>,
@@ -256,7 +261,7 @@ impl Engine {
             model: true,
             record: record.ping().await,
             index: self.memory.index().snapshot().await.is_ok(),
-            outbox_pending: record.count_outbox().await.ok(),
+            outbox_pending: record.outbox_len().await.ok(),
             dead_letters: record.count_dead_letters().await.ok(),
         }
     }
@@ -649,12 +654,12 @@ impl Engine {
     }
 
     async fn suggestion(&self, tenant: &str, id: i64) -> Result<Option<RoutingDecision>> {
-        match self.memory.record().latest_suggestion(tenant, id).await? {
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| EngineError::Internal(format!("stored suggestion: {e}"))),
-            None => Ok(None),
-        }
+        self.memory
+            .record()
+            .latest_suggestion(tenant, id)
+            .await?
+            .map(|json| parse_suggestion(&json))
+            .transpose()
     }
 
     /// Routes an appeal without storing anything (shadow mode, previews).
@@ -702,9 +707,8 @@ impl Engine {
             .map(|appeal| {
                 let suggestion = suggestions
                     .remove(&appeal.id)
-                    .map(|json| serde_json::from_str(&json))
-                    .transpose()
-                    .map_err(|e| EngineError::Internal(format!("stored suggestion: {e}")))?;
+                    .map(|json| parse_suggestion(&json))
+                    .transpose()?;
                 Ok(AppealView {
                     suggestion,
                     decisions: decisions.remove(&appeal.id).unwrap_or_default(),

@@ -81,13 +81,7 @@ pub async fn authenticate(
             format!("tenant {} is suspended by the operator", key.tenant_id),
         ));
     }
-    state.limiter.check(&key.id).map_err(|secs| {
-        ApiError::too_many(
-            "rate_limited",
-            format!("rate limit of this API key exceeded; retry in {secs} s"),
-            secs,
-        )
-    })?;
+    rate_limited(state, &key.id, "this API key")?;
     if key.role < needed {
         return Err(ApiError::forbidden(format!(
             "this action needs the {needed} role; the key has {}",
@@ -95,6 +89,18 @@ pub async fn authenticate(
         )));
     }
     Ok(Caller { key })
+}
+
+/// The per-key quota: 429 `rate_limited` with `Retry-After` once `id` (named
+/// `who` in the message) has spent it.
+fn rate_limited(state: &AppState, id: &str, who: &str) -> Result<(), ApiError> {
+    state.limiter.check(id).map_err(|secs| {
+        ApiError::too_many(
+            "rate_limited",
+            format!("rate limit of {who} exceeded; retry in {secs} s"),
+            secs,
+        )
+    })
 }
 
 /// The key presented in the headers, if any.
@@ -185,13 +191,7 @@ impl FromRequestParts<AppState> for Operator {
         if !ok {
             return Err(ApiError::unauthorized());
         }
-        state.limiter.check("operator").map_err(|secs| {
-            ApiError::too_many(
-                "rate_limited",
-                format!("rate limit of the operator key exceeded; retry in {secs} s"),
-                secs,
-            )
-        })?;
+        rate_limited(state, "operator", "the operator key")?;
         tracing::Span::current().record("key", "operator");
         Ok(Self)
     }

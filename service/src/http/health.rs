@@ -60,7 +60,7 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         ::metrics::gauge!(crate::metrics::EMBED_QUEUE_DEPTH).set(depth as f64);
     }
     let record = state.engine.memory().record();
-    if let Ok(n) = record.count_outbox().await {
+    if let Ok(n) = record.outbox_len().await {
         ::metrics::gauge!(crate::metrics::OUTBOX_PENDING).set(n as f64);
     }
     if let Ok(n) = record.count_dead_letters().await {

@@ -1,7 +1,8 @@
 //! The standard layers around the routes, from `tower-http` and `tower`
 //! (kept crates; nothing here re-implements them): request ids, the trace
 //! span, CORS, compression, panics caught, the request and body timeouts, the
-//! body limit, admission control, plus the one piece that is ours: every error
+//! body limit, admission control, plus the pieces that are ours: bodies read
+//! whole before any rejection (see [`read_whole_body`]), and every error
 //! a layer produces (413, 408, 503, a caught panic) gets the JSON error body
 //! the handlers use, and every request is counted in the metrics.
 
@@ -19,7 +20,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 use tower_http::trace::TraceLayer;
@@ -35,19 +35,14 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// Seconds a shed request is told to wait before retrying.
 const SHED_RETRY_AFTER_SECS: u64 = 1;
 
-/// The body limit and the slow-client timeout, for routes that read bodies.
-pub(super) fn bounded(
-    routes: Router<AppState>,
-    config: &HttpConfig,
-    limit: Option<usize>,
-) -> Router<AppState> {
-    let routes = routes.layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
-        config.body_timeout_secs.max(1),
-    )));
-    match limit {
-        Some(limit) => routes.layer(RequestBodyLimitLayer::new(limit)),
-        None => routes,
-    }
+/// The slow-client timeout of the streamed upload (every other body is read
+/// whole, within the same timeout and the body limit, by [`read_whole_body`]).
+pub(super) fn streamed(routes: Router<AppState>, config: &HttpConfig) -> Router<AppState> {
+    routes.layer(RequestBodyTimeoutLayer::new(body_timeout(config)))
+}
+
+fn body_timeout(config: &HttpConfig) -> Duration {
+    Duration::from_secs(config.body_timeout_secs.max(1))
 }
 
 /// The request timeout: past it the request is dropped and answered 503.
@@ -102,7 +97,7 @@ pub(super) fn outer(app: Router<AppState>, config: &HttpConfig) -> Router<AppSta
         .on_failure(());
     let whole = WholeBody {
         limit: config.max_body_bytes,
-        timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+        timeout: body_timeout(config),
     };
     let app = app
         // Bodies are limited by `bounded`'s layer, not by axum's extractor default.
@@ -134,8 +129,8 @@ const STREAMED: &str = "/v1/import";
 /// rejection runs. A request refused before its body was read (a wrong key,
 /// a wrong method, an unknown path) would otherwise get its answer while the
 /// client is still sending, and the connection closed under it: the client
-/// sees a broken pipe instead of the JSON error. The body limit and the
-/// slow-client timeout apply here as in `bounded`.
+/// sees a broken pipe instead of the JSON error. This is where the body limit
+/// (`--max-body-bytes`) and the slow-client timeout are enforced.
 async fn read_whole_body(
     axum::extract::State(w): axum::extract::State<WholeBody>,
     req: Request,

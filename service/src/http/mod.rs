@@ -97,9 +97,10 @@ impl AppState {
 /// The whole application: every route and the layers around them.
 ///
 /// Inside out: the handlers; admission (429 past `max_in_flight`, probes
-/// exempt), the request timeout and the body limit (the import upload has its
-/// own); then for everything the JSON error bodies, the metrics, compression,
-/// CORS, the trace span and the request id (see [`layers`]).
+/// exempt) and the request timeout; then for everything the body read whole
+/// within its limit and timeout (the import upload streams, with its own
+/// limit), the JSON error bodies, the metrics, compression, CORS, the trace
+/// span and the request id (see [`layers`]).
 pub fn app(state: AppState) -> Router {
     let config = state.config.clone();
     // Install the recorder before the first request records anything.
@@ -113,10 +114,9 @@ pub fn app(state: AppState) -> Router {
         .merge(open311::routes())
         .merge(review::routes());
     let admission = layers::admission(&config);
-    let work = layers::bounded(work, &config, Some(config.max_body_bytes));
     let work = layers::timed_out(layers::admitted(work, &admission), &config);
     // The upload streams to a spool file that enforces its own, larger limit.
-    let import = layers::admitted(layers::bounded(import::routes(), &config, None), &admission);
+    let import = layers::admitted(layers::streamed(import::routes(), &config), &admission);
     let ops = Router::new()
         .merge(health::routes())
         .merge(openapi::routes());

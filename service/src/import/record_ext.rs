@@ -87,14 +87,6 @@ impl Record {
             .collect()
     }
 
-    /// Number of pending outbox entries.
-    pub async fn outbox_len(&self) -> Result<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox")
-            .fetch_one(self.pool())
-            .await?;
-        Ok(r.try_get("n")?)
-    }
-
     /// Up to `limit` appeals with id above `after`, in id order, of one tenant or
     /// all: keyset pages for walking the whole record in bounded memory.
     pub async fn appeals_after(

@@ -123,7 +123,7 @@ impl Record {
     }
 
     /// Number of index writes not yet applied.
-    pub async fn count_outbox(&self) -> Result<i64> {
+    pub async fn outbox_len(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox")
             .fetch_one(&self.pool)
             .await?;

@@ -137,38 +137,48 @@ fn service_json(s: &Service) -> Value {
     })
 }
 
-/// The tenant of a request: from `api_key`, or `jurisdiction_id` where public.
+/// The tenant of a public read (the service list and definitions): the
+/// `api_key`'s, or else `jurisdiction_id`.
 async fn tenant_of(
     state: &AppState,
     q: &HashMap<String, String>,
-    public: bool,
     fmt: Fmt,
 ) -> Result<String, O311Error> {
-    if let Some(key) = q.get("api_key").filter(|k| !k.is_empty()) {
-        return Ok(caller_of(state, key, fmt).await?.key.tenant_id);
+    if q.get("api_key").is_some_and(|k| !k.is_empty()) {
+        return Ok(reader(state, q, fmt).await?.key.tenant_id);
     }
-    if public {
-        if let Some(j) = q.get("jurisdiction_id").filter(|j| !j.is_empty()) {
-            let known = state
-                .record
-                .tenant(j)
-                .await
-                .map_err(|e| O311Error::from_api(e.into(), fmt))?;
-            return known.map(|t| t.id).ok_or_else(|| {
-                O311Error::new(StatusCode::NOT_FOUND, "jurisdiction_id not found", fmt)
-            });
-        }
+    let Some(j) = q.get("jurisdiction_id").filter(|j| !j.is_empty()) else {
         return Err(O311Error::new(
             StatusCode::BAD_REQUEST,
             "jurisdiction_id or api_key required",
             fmt,
         ));
+    };
+    let known = state
+        .record
+        .tenant(j)
+        .await
+        .map_err(|e| O311Error::from_api(e.into(), fmt))?;
+    known
+        .map(|t| t.id)
+        .ok_or_else(|| O311Error::new(StatusCode::NOT_FOUND, "jurisdiction_id not found", fmt))
+}
+
+/// The caller of a read that needs a key (there is no anonymous read of
+/// requests): the `api_key` field's.
+async fn reader(
+    state: &AppState,
+    q: &HashMap<String, String>,
+    fmt: Fmt,
+) -> Result<Caller, O311Error> {
+    match q.get("api_key").filter(|k| !k.is_empty()) {
+        Some(key) => caller_of(state, key, fmt).await,
+        None => Err(O311Error::new(
+            StatusCode::FORBIDDEN,
+            "api_key required",
+            fmt,
+        )),
     }
-    Err(O311Error::new(
-        StatusCode::FORBIDDEN,
-        "api_key required",
-        fmt,
-    ))
 }
 
 async fn departments(
@@ -192,7 +202,7 @@ async fn get_root(
     let (name, fmt) = split_file(&file)?;
     match name {
         "services" => {
-            let tenant = tenant_of(&state, &q, true, fmt).await?;
+            let tenant = tenant_of(&state, &q, fmt).await?;
             let locale = q.get("locale").map(String::as_str);
             let items: Vec<Value> = services(&state, &tenant, locale, fmt)
                 .await?
@@ -217,7 +227,7 @@ async fn get_service(
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> O311Result {
     let (code, fmt) = split_file(&file)?;
-    let tenant = tenant_of(&state, &q, true, fmt).await?;
+    let tenant = tenant_of(&state, &q, fmt).await?;
     let offered = services(&state, &tenant, None, fmt).await?;
     if !offered.iter().any(|s| s.code == code) {
         return Err(O311Error::new(

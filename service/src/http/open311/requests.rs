@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::format::{render, split_file, Fmt, O311Error, O311Result};
-use super::{caller_of, departments, name_of, tenant_of};
+use super::{departments, name_of, reader};
 use crate::engine::AppealView;
-use crate::http::auth::Caller;
 use crate::http::AppState;
 use crate::record::{AppealQuery, AppealStatus, Department};
 
@@ -162,22 +161,6 @@ pub(super) async fn list_requests(
 /// Most requests one list answers.
 pub(super) const LIST_CAP: i64 = 1000;
 
-/// The caller of a read: a key is required (there is no anonymous read).
-pub(super) async fn reader(
-    state: &AppState,
-    q: &HashMap<String, String>,
-    fmt: Fmt,
-) -> Result<Caller, O311Error> {
-    match q.get("api_key").filter(|k| !k.is_empty()) {
-        Some(key) => caller_of(state, key, fmt).await,
-        None => Err(O311Error::new(
-            StatusCode::FORBIDDEN,
-            "api_key required",
-            fmt,
-        )),
-    }
-}
-
 /// A W3C date-time query field, if present.
 pub(super) fn w3c_time(
     q: &HashMap<String, String>,
@@ -266,7 +249,7 @@ pub(super) async fn get_token(
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> O311Result {
     let (token, fmt) = split_file(&file)?;
-    let tenant = tenant_of(&state, &q, false, fmt).await?;
+    let tenant = reader(&state, &q, fmt).await?.key.tenant_id;
     let id: i64 = token
         .parse()
         .map_err(|_| O311Error::new(StatusCode::NOT_FOUND, "token not found", fmt))?;
