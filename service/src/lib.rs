@@ -6,7 +6,6 @@
 pub mod backup;
 pub mod batcher;
 pub mod config;
-pub mod config_file;
 pub mod datadir;
 pub mod demo;
 pub mod engine;
@@ -17,7 +16,6 @@ pub mod memory;
 pub mod metrics;
 pub mod migrate;
 pub mod operator_client;
-pub mod outbox_cli;
 pub mod record;
 pub mod serve;
 pub mod telemetry;

@@ -1,7 +1,6 @@
 //! The `appeal-triage` binary.
 
-mod history_cli;
-mod migrate_cli;
+mod cli;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -48,15 +47,15 @@ enum Command {
     /// few appeals' embeddings).
     Demo(Box<appeal_triage::demo::DemoArgs>),
     /// Import past appeals (CSV or JSON Lines) into the case memory; resumable.
-    Import(history_cli::ImportArgs),
+    Import(cli::history::ImportArgs),
     /// Rebuild the vector index from the system of record.
-    Reindex(history_cli::ReindexArgs),
+    Reindex(cli::history::ReindexArgs),
     /// Copy the record and the index, consistently, into a new directory.
-    Backup(history_cli::BackupArgs),
+    Backup(cli::history::BackupArgs),
     /// Restore a backup into the data directory.
-    Restore(history_cli::RestoreArgs),
+    Restore(cli::history::RestoreArgs),
     /// Copy a tenant's case memory from the embedded index to a Qdrant server.
-    Migrate(migrate_cli::MigrateArgs),
+    Migrate(cli::migrate::MigrateArgs),
     /// Run the HTTP service (JSON API, Open311, review page) until SIGTERM.
     Serve(Box<appeal_triage::serve::ServeArgs>),
     /// Manage API keys (created keys are printed once).
@@ -72,7 +71,7 @@ enum Command {
     /// List, retry or drop index writes set aside as dead letters.
     Outbox {
         #[command(subcommand)]
-        action: appeal_triage::outbox_cli::OutboxCommand,
+        action: cli::outbox::OutboxCommand,
     },
     /// The configuration.
     Config {
@@ -110,10 +109,10 @@ fn main() -> anyhow::Result<()> {
     // (clap reads each env twin when the command is built, so the command
     // that parses is built after the file is applied.)
     let args: Vec<String> = std::env::args().collect();
-    let from_file = match appeal_triage::config_file::path_from(&args) {
+    let from_file = match cli::config_file::path_from(&args) {
         Some(path) => {
-            let twins = appeal_triage::config_file::env_twins(&Cli::command());
-            appeal_triage::config_file::apply(appeal_triage::config_file::read(&path, &twins)?)
+            let twins = cli::config_file::env_twins(&Cli::command());
+            cli::config_file::apply(cli::config_file::read(&path, &twins)?)
         }
         None => Vec::new(),
     };
@@ -197,31 +196,27 @@ fn main() -> anyhow::Result<()> {
                 .and_then(|c| c.find_subcommand("print"))
                 .context("config print")?;
             // The built subcommand holds the global flags too.
-            print!(
-                "{}",
-                appeal_triage::config_file::render(print_cmd, print, &from_file)
-            );
+            print!("{}", cli::config_file::render(print_cmd, print, &from_file));
         }
         Command::Outbox { action } => {
             print!(
                 "{}",
-                tokio::runtime::Runtime::new()?
-                    .block_on(appeal_triage::outbox_cli::outbox(cfg, action))?
+                tokio::runtime::Runtime::new()?.block_on(cli::outbox::outbox(cfg, action))?
             );
         }
         Command::Import(args) => {
-            history_cli::runtime()?.block_on(history_cli::import(cfg, args))?
+            cli::history::runtime()?.block_on(cli::history::import(cfg, args))?
         }
         Command::Reindex(args) => {
-            history_cli::runtime()?.block_on(history_cli::reindex(cfg, args))?
+            cli::history::runtime()?.block_on(cli::history::reindex(cfg, args))?
         }
         Command::Backup(args) => {
-            history_cli::runtime()?.block_on(history_cli::backup(cfg, args))?
+            cli::history::runtime()?.block_on(cli::history::backup(cfg, args))?
         }
         Command::Restore(args) => {
-            history_cli::runtime()?.block_on(history_cli::restore(cfg, args))?
+            cli::history::runtime()?.block_on(cli::history::restore(cfg, args))?
         }
-        Command::Migrate(args) => migrate_cli::run(cfg, args)?,
+        Command::Migrate(args) => cli::migrate::run(cfg, args)?,
         Command::Demo(args) if args.embeddings => {
             let e = load()?;
             print!("{}", appeal_triage::demo::embeddings::run(&e)?);

@@ -127,7 +127,7 @@ pub async fn serve_engine(
 
 /// Opens the record the way the service does: the given URL, else the SQLite
 /// file of the data directory (locked, so not while the service runs on it).
-pub(crate) async fn open_record(
+pub async fn open_record(
     model: &ModelConfig,
     url: Option<&str>,
 ) -> Result<(Record, Option<DataDir>), ServeError> {

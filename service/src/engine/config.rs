@@ -112,6 +112,16 @@ pub struct RoutingConfig {
         global = true
     )]
     pub spot_max_cases: usize,
+    /// Days after which a same-spot case's vote counts half as much as the
+    /// newest one's: who serves a building changes, and recent cases say
+    /// more about it than old ones (docs/routing.md); 0: age does not matter.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_SPOT_HALF_LIFE_DAYS",
+        default_value_t = 90.0,
+        global = true
+    )]
+    pub spot_half_life_days: f64,
     /// Step of the adaptive conformal level: after each confirmed case the
     /// level moves by this times (alpha - miss), so prediction sets keep their
     /// promised coverage when the months change; 0 keeps the calibrated level.
@@ -167,6 +177,7 @@ impl Default for RoutingConfig {
             target_precision: 0.95,
             spot_radius_m: 30.0,
             spot_max_cases: 50,
+            spot_half_life_days: 90.0,
             conformal_gamma: 0.005,
             calibrate_stale: true,
             calibration_gap_days: 0,
@@ -179,6 +190,7 @@ impl RoutingConfig {
     pub fn params(&self) -> RoutingParams {
         RoutingParams {
             knn_k: self.knn_k,
+            geo_half_life_days: self.spot_half_life_days.max(0.0),
             ..RoutingParams::default()
         }
     }

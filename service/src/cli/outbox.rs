@@ -9,8 +9,8 @@
 
 use clap::Subcommand;
 
-use crate::config::ModelConfig;
-use crate::serve::{open_record, ServeError};
+use appeal_triage::config::ModelConfig;
+use appeal_triage::serve::{open_record, ServeError};
 
 /// `appeal-triage outbox ...`.
 #[derive(Debug, Clone, Subcommand)]
