@@ -39,6 +39,9 @@ pub struct RoutingParams {
     /// Pseudo-votes per candidate added to the same-spot votes: a few cases
     /// at an address hint, they do not decide.
     pub geo_smoothing: f64,
+    /// Days after which a same-spot case's vote counts half as much as the
+    /// newest case's (0: age does not matter); see [`knn::aged_votes`].
+    pub geo_half_life_days: f64,
     /// Weight of description similarity at cold start (fades with history).
     pub w_desc: f64,
     /// Pseudo-cases smoothing `P(district | department)`.
@@ -61,6 +64,7 @@ impl Default for RoutingParams {
             weights: SignalWeights::default(),
             geo_temperature: 0.05,
             geo_smoothing: 0.2,
+            geo_half_life_days: 90.0,
             w_desc: 1.0,
             area_strength: 1.0,
             category_strength: 2.0,
@@ -191,16 +195,17 @@ struct PlaceTerm {
 impl Scorer {
     /// `P(candidate | neighbour votes)` (none without neighbours, or when the
     /// signal is switched off by a zero weight). Votes are softened by
-    /// `temperature` and `smoothing` pseudo-votes go to every candidate.
+    /// `temperature`, aged by `half_life` days (0: not at all) and
+    /// `smoothing` pseudo-votes go to every candidate.
     fn vote_term(
         neighbours: &[Neighbour],
         candidates: &[String],
-        (weight, temperature, smoothing): (f64, f64, f64),
+        (weight, temperature, smoothing, half_life): (f64, f64, f64, f64),
     ) -> Option<Vec<f64>> {
         if neighbours.is_empty() || weight == 0.0 {
             return None;
         }
-        let votes = knn::votes(neighbours, temperature);
+        let votes = knn::aged_votes(neighbours, temperature, half_life);
         let mut probs: Vec<f64> = candidates
             .iter()
             .map(|c| votes.get(c.as_str()).copied().unwrap_or(0.0) + smoothing)
@@ -328,7 +333,7 @@ impl Scorer {
         let p = &self.params;
         let w = |k: SignalKind| p.weights.get(k);
         let n = candidates.len();
-        let knn = |w: f64| (w, p.knn_temperature, p.knn_smoothing / n as f64);
+        let knn = |w: f64| (w, p.knn_temperature, p.knn_smoothing / n as f64, 0.0);
         let district = input.district.filter(|d| !d.is_empty());
         probs[SignalKind::Knn as usize] =
             Self::vote_term(translated, candidates, knn(w(SignalKind::Knn)));
@@ -354,7 +359,7 @@ impl Scorer {
             Self::vote_term(&near, candidates, knn(w(SignalKind::Near)));
         probs[SignalKind::Decisions as usize] =
             Self::vote_term(&decided, candidates, knn(w(SignalKind::Decisions)));
-        let geo = |w: f64| (w, p.geo_temperature, p.geo_smoothing);
+        let geo = |w: f64| (w, p.geo_temperature, p.geo_smoothing, p.geo_half_life_days);
         probs[SignalKind::Geo as usize] =
             Self::vote_term(input.place_neighbours, candidates, geo(w(SignalKind::Geo)));
         probs[SignalKind::GeoCategory as usize] = Self::vote_term(
