@@ -74,6 +74,7 @@ impl Case {
             departments: &[],
             areas: m.areas,
             confirmed_total: m.confirmed_total,
+            activity: None,
             roles: m.roles,
         }
     }
@@ -242,7 +243,7 @@ fn main() -> anyhow::Result<()> {
     let t1 = std::time::Instant::now();
     let before_cases: Vec<_> = before.iter().map(|p| (*p).clone()).collect();
     let texts = rt.block_on(appeal_triage::engine::case_texts(&memory, &before_cases))?;
-    let fitted = appeal_triage::engine::fit_router(&before_cases, &texts);
+    let fitted = appeal_triage::engine::fit_router(&before_cases, &texts, &[]);
     let head = fitted.head.expect("a head");
     let lexical = fitted.lexical.expect("a lexical model");
     let roles = fitted.roles;

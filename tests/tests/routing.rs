@@ -678,3 +678,110 @@ async fn bad_inputs_abstain_to_review_instead_of_guessing() {
     assert!(d.alternatives.is_empty() && d.prediction_set.is_empty());
     assert_eq!(d.decision, Outcome::NeedsReview);
 }
+
+/// Imports `cases` (text, department) received at `at` (unix ms) onwards, a
+/// minute apart.
+async fn history_from(engine: &Engine, tenant: &str, at: i64, cases: &[(&str, &str)]) {
+    for (i, (text, dept)) in cases.iter().enumerate() {
+        let data = AppealData {
+            tenant_id: tenant.into(),
+            external_id: Some(format!("h{at}-{i}")),
+            text: text.to_string(),
+            redacted_text: text.to_string(),
+            language: None,
+            place: in_district("North"),
+            channel: None,
+            applicant_category: None,
+            category: Vec::new(),
+            received_at: at + i as i64 * 60_000,
+            status: AppealStatus::Imported,
+            department: Some(dept.to_string()),
+            submitted_by: None,
+        };
+        engine
+            .memory()
+            .record()
+            .insert_appeal(&data, "test")
+            .await
+            .unwrap();
+    }
+    engine.memory().drain_outbox().await.unwrap();
+    engine.invalidate(tenant);
+}
+
+/// Road appeals go to "roads" for a while; two months later supervisors send
+/// three to its successor "roads-2". What the next road appeal gets, with the
+/// engine's config adjusted.
+async fn after_a_succession(
+    adjust: impl FnOnce(&mut appeal_triage::engine::EngineConfig),
+) -> triage_domain::RoutingDecision {
+    const DAY: i64 = 86_400_000;
+    let t0 = 1_600_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_engine_with(dir.path(), adjust).await;
+    tenant(&engine, "city").await;
+    let mut cases: Vec<(&str, &str)> = ROADS.iter().map(|t| (*t, "roads")).collect();
+    cases.extend(WATER.iter().map(|t| (*t, "water")));
+    history_from(&engine, "city", t0, &cases).await;
+    engine.refit("city").await.unwrap();
+    department(&engine, "city", "roads-2", "").await;
+    for (i, text) in ROADS.iter().take(3).enumerate() {
+        let a = NewAppeal {
+            received_at: Some(t0 + 60 * DAY + i as i64 * DAY),
+            ..appeal(&format!("{text}, again"), "North")
+        };
+        let s = engine.submit("city", a, "portal").await.unwrap();
+        engine
+            .decide("city", s.appeal_id, "roads-2", None, "supervisor")
+            .await
+            .unwrap();
+    }
+    let next = NewAppeal {
+        received_at: Some(t0 + 64 * DAY),
+        ..appeal(
+            "broken asphalt and potholes on the road by the market",
+            "North",
+        )
+    };
+    engine
+        .submit("city", next, "portal")
+        .await
+        .unwrap()
+        .decision
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successor_department_is_noticed_from_its_first_decisions() {
+    let activity = |d: &triage_domain::RoutingDecision| {
+        d.evidence
+            .signals
+            .iter()
+            .find(|x| x.name == "recent_activity")
+            .map(|x| x.probability)
+    };
+    let successor = |d: &triage_domain::RoutingDecision| {
+        d.alternatives
+            .iter()
+            .find(|a| a.department == "roads-2")
+            .map_or(0.0, |a| a.probability)
+    };
+    let on = after_a_succession(|_| {}).await;
+    let off = after_a_succession(|c| c.routing.activity_half_life_days = 0.0).await;
+    // The old office took nothing lately: its recent activity is low...
+    let top = on.department.as_deref().unwrap();
+    let p = activity(&on).expect("the activity signal in the evidence");
+    if top == "roads" {
+        assert!(p < 0.2, "recent activity of the replaced office: {p}");
+    } else {
+        assert_eq!(top, "roads-2");
+        assert!(p > 0.6, "recent activity of the successor: {p}");
+    }
+    // ...so the successor is more likely with the signal than without it.
+    assert!(
+        successor(&on) > successor(&off) + 0.02,
+        "{} vs {}",
+        successor(&on),
+        successor(&off)
+    );
+    assert_eq!(activity(&off), None, "off: not in the evidence");
+}

@@ -122,6 +122,16 @@ pub struct RoutingConfig {
         global = true
     )]
     pub spot_half_life_days: f64,
+    /// Days after which a confirmed case counts half in a department's
+    /// recent activity (the `activity` signal: a renamed or replaced
+    /// department falls, its successor rises; docs/routing.md); 0: off.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_ACTIVITY_HALF_LIFE_DAYS",
+        default_value_t = 14.0,
+        global = true
+    )]
+    pub activity_half_life_days: f64,
     /// Step of the adaptive conformal level: after each confirmed case the
     /// level moves by this times (alpha - miss), so prediction sets keep their
     /// promised coverage when the months change; 0 keeps the calibrated level.
@@ -178,6 +188,7 @@ impl Default for RoutingConfig {
             spot_radius_m: 30.0,
             spot_max_cases: 50,
             spot_half_life_days: 90.0,
+            activity_half_life_days: 14.0,
             conformal_gamma: 0.005,
             calibrate_stale: true,
             calibration_gap_days: 0,

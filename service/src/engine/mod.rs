@@ -37,8 +37,8 @@ const AUTO_THRESHOLD_MIN_CASES: usize = 50;
 pub use config::RoutingConfig;
 pub use error::EngineError;
 pub use state::{
-    case_texts, fit_router, place_neighbours, valid_spot, CaseDetail, CaseTexts, Fitted, SpotCases,
-    SpotQuery, TenantModel, TenantState,
+    case_texts, department_docs, fit_router, place_neighbours, valid_spot, CaseDetail, CaseTexts,
+    DepartmentDoc, Fitted, SpotCases, SpotQuery, TenantModel, TenantState,
 };
 
 /// Result alias of the engine.
@@ -317,14 +317,18 @@ impl Engine {
             0
         };
         let texts = Arc::new(state::case_texts(&self.memory, &cases).await?);
+        let docs = Arc::new(state::department_docs(
+            &self.memory.record().departments(&t.id).await?,
+        ));
         let cases = Arc::new(cases);
         let calibration = if held > 0 {
             let train_end = n - held;
             let known = state::known_before(&cases, train_end, self.routing.calibration_gap_days);
-            let (c, tx) = (cases.clone(), texts.clone());
-            let fitted_a = tokio::task::spawn_blocking(move || state::fit_router(&c[..known], &tx))
-                .await
-                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            let (c, tx, dx) = (cases.clone(), texts.clone(), docs.clone());
+            let fitted_a =
+                tokio::task::spawn_blocking(move || state::fit_router(&c[..known], &tx, &dx))
+                    .await
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
             let before = state::Before {
                 fitted: fitted_a,
                 areas: state::areas_of(&cases[..known]),
@@ -332,6 +336,7 @@ impl Engine {
                 confirmed: known as u64,
                 stale: self.routing.calibrate_stale,
                 known_until: cases[known].payload.received_at,
+                activity: state::activity_of(&cases[..known], self.routing.activity_half_life_days),
             };
             let cal = state::calibration_cases(
                 &self.memory,
@@ -376,11 +381,13 @@ impl Engine {
             }
         };
         let (c, tx) = (cases.clone(), texts.clone());
-        let fitted = tokio::task::spawn_blocking(move || state::fit_router(&c, &tx))
+        let fitted = tokio::task::spawn_blocking(move || state::fit_router(&c, &tx, &docs))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
         *state.areas.write().expect("areas lock") = state::areas_of(&cases);
         *state.categories.write().expect("categories lock") = state::categories_of(&cases, &texts);
+        let activity = state::activity_of(&cases, self.routing.activity_half_life_days);
+        *state.activity.write().expect("activity lock") = activity.clone();
         state.confirmed.store(n as u64, Ordering::Relaxed);
         let version = state.model().version + 1;
         let families = fitted.roles.families().len();
@@ -391,6 +398,7 @@ impl Engine {
             calibration,
             version,
             fitted_on: n,
+            activity,
         });
         let body = model
             .to_json()
@@ -779,6 +787,7 @@ impl Engine {
         let key = state::CaseKey {
             district: after.data.place.district.as_deref(),
             category: &after.data.category,
+            received_at: after.data.received_at,
         };
         state.confirm(department, key, None);
         if let Some(s) = &suggestion {
@@ -827,6 +836,7 @@ impl Engine {
                 let key = state::CaseKey {
                     district: before.data.place.district.as_deref(),
                     category: &before.data.category,
+                    received_at: before.data.received_at,
                 };
                 state.unconfirm(d, key);
             }

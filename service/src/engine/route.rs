@@ -104,6 +104,7 @@ impl Engine {
             let no_categories = CategoryStats::default();
             let guard = state.areas.read();
             let categories = state.categories.read();
+            let activity = state.activity.read();
             scorer.score(&ScoreInput {
                 neighbours: &neighbours,
                 local_neighbours: &local,
@@ -119,6 +120,7 @@ impl Engine {
                 departments: &infos,
                 areas: guard.as_deref().unwrap_or(&empty),
                 confirmed_total: state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
+                activity: activity.as_deref().ok(),
                 roles: &model.roles,
             })
         };

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::calibration::AdaptiveAlpha;
+use triage_domain::routing::Activity;
 use triage_domain::routing::{
     roles, AreaStats, Calibration, CategoryStats, HeadFitOptions, LearnedWeights,
     LexicalFitOptions, LexicalHead, LexicalPlace, Neighbour, RoleOptions, Roles, ScoreInput,
@@ -18,7 +19,7 @@ use triage_domain::routing::{
 
 use crate::index::{CaseFilter, CasePoint};
 use crate::memory::{confirmed_statuses, CaseMemory};
-use crate::record::{AppealStatus, NearbyCase};
+use crate::record::{AppealStatus, Department, NearbyCase};
 
 use super::EngineError;
 
@@ -39,6 +40,8 @@ pub struct TenantModel {
     pub version: u64,
     /// Confirmed cases the head was fitted on.
     pub fitted_on: usize,
+    /// The department activity counted at the refit (restored at start).
+    pub activity: Activity,
 }
 
 /// Learned state of one tenant.
@@ -56,6 +59,9 @@ pub struct TenantState {
     pub refitting: AtomicBool,
     /// Current fitted model.
     pub model: RwLock<Arc<TenantModel>>,
+    /// Recent against all-time confirmed cases per department: rebuilt at
+    /// each refit, counting every confirmation in between at once.
+    pub activity: RwLock<Activity>,
     /// Embedded department descriptions, by code (with the text they came from).
     pub descriptions: RwLock<HashMap<String, (String, Vec<f32>)>>,
     /// The adaptive level of the prediction sets (`None` until the first
@@ -85,6 +91,12 @@ impl TenantState {
                 c.remove(old, case.category, case.district);
             }
             c.add(department, case.category, case.district);
+        }
+        if let Ok(mut a) = self.activity.write() {
+            if let Some(old) = replaced {
+                a.remove(old, case.received_at);
+            }
+            a.add(department, case.received_at);
         }
         self.since_refit.fetch_add(1, Ordering::Relaxed);
     }
@@ -120,6 +132,9 @@ impl TenantState {
         if let Ok(mut c) = self.categories.write() {
             c.remove(department, case.category, case.district);
         }
+        if let Ok(mut a) = self.activity.write() {
+            a.remove(department, case.received_at);
+        }
         let _ = self
             .confirmed
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
@@ -133,6 +148,8 @@ pub struct CaseKey<'a> {
     pub district: Option<&'a str>,
     /// The portal's category (empty: none).
     pub category: &'a [String],
+    /// When the appeal was received (unix ms).
+    pub received_at: i64,
 }
 
 /// Every confirmed case of a tenant with its vector, oldest first (at most `max`, newest kept).
@@ -177,6 +194,8 @@ struct StoredModel {
     calibration: Calibration,
     version: u64,
     fitted_on: usize,
+    #[serde(default)]
+    activity: Activity,
 }
 
 impl TenantModel {
@@ -189,6 +208,7 @@ impl TenantModel {
             calibration: self.calibration.clone(),
             version: self.version,
             fitted_on: self.fitted_on,
+            activity: self.activity.clone(),
         })
     }
 
@@ -202,6 +222,7 @@ impl TenantModel {
             calibration: s.calibration,
             version: s.version,
             fitted_on: s.fitted_on,
+            activity: s.activity,
         })
     }
 }
@@ -225,7 +246,10 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
     state.confirmed.store(total, Ordering::Relaxed);
     if let Some((version, body)) = memory.record().latest_routing_model(tenant).await? {
         match TenantModel::from_json(&body) {
-            Ok(m) => *state.model.write().expect("fresh lock") = Arc::new(m),
+            Ok(m) => {
+                *state.activity.write().expect("fresh lock") = m.activity.clone();
+                *state.model.write().expect("fresh lock") = Arc::new(m);
+            }
             Err(e) => {
                 tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; refitting at the next confirmation");
                 // Keep its version: the next refit must store version + 1.
@@ -248,6 +272,20 @@ pub fn areas_of(cases: &[CasePoint]) -> AreaStats {
         if let Some(d) = &c.payload.department {
             a.add(d, c.payload.district.as_deref());
         }
+    }
+    a
+}
+
+/// The department activity of cases (any order), decaying with `half_life_days`.
+pub fn activity_of(cases: &[CasePoint], half_life_days: f64) -> Activity {
+    let mut a = Activity::new(half_life_days);
+    let mut times: Vec<(i64, &str)> = cases
+        .iter()
+        .filter_map(|c| Some((c.payload.received_at, c.payload.department.as_deref()?)))
+        .collect();
+    times.sort_unstable();
+    for (t, d) in times {
+        a.add(d, t);
     }
     a
 }
@@ -423,13 +461,58 @@ pub async fn place_neighbours(
     Ok(out)
 }
 
+/// What the catalogue says about one department, as text: its code, names and
+/// description. The lexical model learns it as one more case of the
+/// department (see [`fit_router`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentDoc {
+    /// Department code.
+    pub code: String,
+    /// Code, names and description, joined.
+    pub text: String,
+}
+
+/// How many cases a department's catalogue document counts as in the lexical
+/// fit: a name is worth a few appeals (and words seen in a single document
+/// are dropped from the vocabulary, so one copy would lose the name's own
+/// words: "Бородянська" occurs nowhere else).
+const DOC_CASES: usize = 3;
+
+/// The documents of a catalogue's active departments.
+pub fn department_docs(departments: &[Department]) -> Vec<DepartmentDoc> {
+    departments
+        .iter()
+        .filter(|d| d.active)
+        .map(|d| {
+            let mut parts: Vec<&str> = vec![d.code.as_str()];
+            for n in d.names.values() {
+                if !parts.contains(&n.as_str()) {
+                    parts.push(n);
+                }
+            }
+            parts.push(&d.description);
+            DepartmentDoc {
+                code: d.code.clone(),
+                text: parts.join("\n").trim().to_string(),
+            }
+        })
+        .collect()
+}
+
 /// Learns the department families and fits the head on cases (blocking; call
 /// from a blocking thread).
+///
+/// The lexical model also learns each catalogue document as a case of its
+/// department: with a handful of cases per department, the department's own
+/// name ("Бородянська селищна рада") is evidence that the texts naming its
+/// place or its trade share words and character n-grams with; and a
+/// department without confirmed cases yet becomes a class the lexical model
+/// can name. (Few-shot text classifiers use the label's name the same way.)
 ///
 /// The cases may come in any order: the fits see them by (received, id), so
 /// the same set of cases always gives the same models (the fits shuffle with
 /// a fixed seed, and a shuffle of a different order is a different fit).
-pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts) -> Fitted {
+pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts, docs: &[DepartmentDoc]) -> Fitted {
     let mut labelled: Vec<(&str, &CasePoint)> = cases
         .iter()
         .filter_map(|c| Some((c.payload.department.as_deref()?, c)))
@@ -465,17 +548,45 @@ pub fn fit_router(cases: &[CasePoint], texts: &CaseTexts) -> Fitted {
         .enumerate()
         .filter_map(|(i, (_, c))| Some((i, texts.get(&c.id)?)))
         .collect();
+    let mut lex_texts: Vec<&str> = with_text.iter().map(|(_, t)| t.text.as_str()).collect();
+    let mut lex_places: Vec<LexicalPlace<'_>> = with_text
+        .iter()
+        .map(|(i, t)| t.lexical_place(districts[*i]))
+        .collect();
+    let mut lex_ys: Vec<usize> = with_text.iter().map(|(i, _)| ys[*i]).collect();
+    let mut lex_classes = classes.clone();
+    if !lex_texts.is_empty() {
+        let doc_labels: Vec<(String, &str)> = docs
+            .iter()
+            .filter(|d| !d.text.is_empty())
+            .map(|d| (roles.label(&d.code), d.text.as_str()))
+            .collect();
+        let mut new_classes: Vec<&String> = doc_labels
+            .iter()
+            .map(|(l, _)| l)
+            .filter(|l| !index.contains_key(l.as_str()))
+            .collect();
+        new_classes.sort();
+        new_classes.dedup();
+        lex_classes.extend(new_classes.into_iter().cloned());
+        let lex_index: HashMap<&str, usize> = lex_classes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        for (label, text) in &doc_labels {
+            for _ in 0..DOC_CASES {
+                lex_texts.push(text);
+                lex_places.push(LexicalPlace::default());
+                lex_ys.push(lex_index[label.as_str()]);
+            }
+        }
+    }
     let lexical = LexicalHead::fit(
-        &with_text
-            .iter()
-            .map(|(_, t)| t.text.as_str())
-            .collect::<Vec<_>>(),
-        &with_text
-            .iter()
-            .map(|(i, t)| t.lexical_place(districts[*i]))
-            .collect::<Vec<_>>(),
-        &with_text.iter().map(|(i, _)| ys[*i]).collect::<Vec<_>>(),
-        classes,
+        &lex_texts,
+        &lex_places,
+        &lex_ys,
+        lex_classes,
         &LexicalFitOptions::default(),
     );
     Fitted {
@@ -539,6 +650,8 @@ pub struct Before {
     /// When `stale`: neighbours received before this time (unix ms) only, the
     /// first case the models above did not learn from.
     pub known_until: i64,
+    /// Department activity of the cases the models learned from.
+    pub activity: Activity,
 }
 
 /// How many of the oldest `cases` calibration may know when it scores
@@ -575,6 +688,7 @@ pub async fn calibration_cases(
         confirmed,
         stale,
         known_until,
+        mut activity,
     } = before;
     let mut out = Vec::with_capacity(held_out.len());
     let no_category: Vec<String> = Vec::new();
@@ -632,11 +746,13 @@ pub async fn calibration_cases(
             departments: &[],
             areas: &areas,
             confirmed_total: confirmed,
+            activity: Some(&activity),
             roles: &fitted.roles,
         };
         let scored = scorer.score(&input);
         if !stale {
             categories.add(truth, category, district);
+            activity.add(truth, case.payload.received_at);
         }
         if scored.candidates.is_empty() {
             continue;
@@ -731,12 +847,51 @@ mod tests {
     }
 
     #[test]
+    fn a_departments_own_name_is_lexical_evidence_even_without_cases() {
+        let (points, texts) = cases();
+        let docs = department_docs(&[
+            Department {
+                tenant_id: "t".into(),
+                code: "borodianka".into(),
+                names: [("uk".to_string(), "Бородянська селищна рада".to_string())].into(),
+                description: "благоустрій селища Бородянка".into(),
+                areas: Vec::new(),
+                auto_threshold: None,
+                active: true,
+            },
+            Department {
+                tenant_id: "t".into(),
+                code: "closed".into(),
+                names: Default::default(),
+                description: "закрито".into(),
+                areas: Vec::new(),
+                auto_threshold: None,
+                active: false,
+            },
+        ]);
+        assert_eq!(docs.len(), 1, "inactive departments bring no document");
+        let fitted = fit_router(&points, &texts, &docs);
+        let lexical = fitted.lexical.expect("a lexical model");
+        // The department without cases is a class the lexical model can name...
+        let at = lexical.classes.iter().position(|c| c == "borodianka");
+        let at = at.expect("a class for the catalogue's department");
+        assert!(!lexical.classes.iter().any(|c| c == "closed"));
+        // ...and a text naming its place points to it above the others.
+        let x = lexical.features("у селищі Бородянка", LexicalPlace::default());
+        let p = lexical.predict(&x);
+        let best = (0..p.len()).max_by(|&a, &b| p[a].total_cmp(&p[b]));
+        assert_eq!(best, Some(at), "{:?} {p:?}", lexical.classes);
+        // The head is fitted on cases only: its classes are the history's.
+        assert_eq!(fitted.head.expect("a head").classes, ["roads", "water"]);
+    }
+
+    #[test]
     fn the_same_cases_in_another_order_give_the_same_models() {
         let (points, texts) = cases();
-        let a = fit_router(&points, &texts);
+        let a = fit_router(&points, &texts, &[]);
         let mut reversed = points.clone();
         reversed.reverse();
-        let b = fit_router(&reversed, &texts);
+        let b = fit_router(&reversed, &texts, &[]);
         assert!(a.lexical.is_some() && a.head.is_some());
         assert_eq!(a.lexical, b.lexical);
         assert_eq!(a.head, b.head);

@@ -15,6 +15,8 @@
 //!   from the whole city's cases and the district names the member;
 //! - [`category`]: the category the citizen picked on the portal, with
 //!   back-off from the sub-category to its parent;
+//! - [`activity`]: which departments took the recent confirmed cases, against
+//!   their whole history — how a renamed or replaced department is noticed;
 //! - descriptions: similarity to each department's description, for the cold
 //!   start before any history exists.
 //!
@@ -22,6 +24,7 @@
 //! cases ([`weights`]); the combined scores are calibrated by a fitted
 //! temperature and wrapped in a split-conformal prediction set ([`calibration`]).
 
+pub mod activity;
 pub mod areas;
 pub mod calibration;
 pub mod category;
@@ -34,6 +37,7 @@ mod scorer;
 pub mod signals;
 pub mod weights;
 
+pub use activity::Activity;
 pub use areas::AreaStats;
 pub use calibration::{Calibration, ConformalSet};
 pub use category::{CategoryEstimate, CategoryStats};

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::activity::Activity;
 use super::areas::AreaStats;
 use super::category::CategoryStats;
 use super::head::SoftmaxHead;
@@ -113,6 +114,8 @@ pub struct ScoreInput<'a> {
     pub areas: &'a AreaStats,
     /// Confirmed cases of the tenant (drives the cold-start fade).
     pub confirmed_total: u64,
+    /// Recent against all-time confirmed cases per department, if counted.
+    pub activity: Option<&'a Activity>,
     /// Families of local departments (see [`Roles`]): a text neighbour from
     /// another district votes for its family's member in the appeal's
     /// district, and the head's family probability goes to that member.
@@ -472,6 +475,7 @@ impl Scorer {
             probs[SignalKind::Lexical as usize] =
                 Some(Self::label_term(&raw, &lex.classes, &candidates, input));
         }
+        probs[SignalKind::Activity as usize] = input.activity.and_then(|a| a.probs(&candidates));
         if let Some((stats, path)) = input.category {
             let district = input.district.filter(|d| !d.is_empty());
             if let Some(e) =
@@ -558,6 +562,7 @@ mod tests {
             departments: &[],
             areas,
             confirmed_total: 0,
+            activity: None,
             roles: &NO_ROLES,
         }
     }
@@ -766,7 +771,8 @@ mod tests {
             .position(|c| c == "housing-north")
             .unwrap();
         assert_eq!(scored.offset[north], -JURISDICTION_PENALTY);
-        let learned = SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let learned =
+            SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         let reweighted = scorer.with_weights(&learned).score(&input);
         for (i, f) in scored.features.iter().enumerate() {
             let expect = scored.offset[i] + scorer.params.weights.dot(f);

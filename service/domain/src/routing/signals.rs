@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Number of weighted signals.
-pub const SIGNALS: usize = 10;
+pub const SIGNALS: usize = 11;
 
 /// The weighted signals, in feature-column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,6 +37,9 @@ pub enum SignalKind {
     Category = 8,
     /// Votes of confirmed cases from the same spot with the same category.
     GeoCategory = 9,
+    /// The department's recent share of confirmed cases over its all-time
+    /// share (see [`super::activity`]).
+    Activity = 10,
 }
 
 impl SignalKind {
@@ -52,6 +55,7 @@ impl SignalKind {
         SignalKind::Decisions,
         SignalKind::Category,
         SignalKind::GeoCategory,
+        SignalKind::Activity,
     ];
 
     /// Key of the signal's weight in stored and configured weights.
@@ -67,6 +71,7 @@ impl SignalKind {
             SignalKind::Decisions => "decisions",
             SignalKind::Category => "category",
             SignalKind::GeoCategory => "geo_category",
+            SignalKind::Activity => "activity",
         }
     }
 
@@ -83,6 +88,7 @@ impl SignalKind {
             SignalKind::Decisions => "supervisor_decisions",
             SignalKind::Category => "category",
             SignalKind::GeoCategory => "same_spot_category",
+            SignalKind::Activity => "recent_activity",
         }
     }
 
@@ -114,6 +120,10 @@ impl SignalKind {
             SignalKind::GeoCategory => {
                 "votes of confirmed cases from the same building or yard with the same category"
             }
+            SignalKind::Activity => {
+                "the department's share of recently confirmed cases against its share of all \
+                 of them (a renamed or replaced department falls, its successor rises)"
+            }
         }
     }
 
@@ -131,6 +141,7 @@ impl SignalKind {
             SignalKind::Decisions => 4.0,
             SignalKind::Category => 1.0,
             SignalKind::GeoCategory => 1.0,
+            SignalKind::Activity => 0.5,
         }
     }
 }
@@ -218,6 +229,7 @@ mod tests {
         assert_eq!(w.get(SignalKind::Decisions), 8.0);
         assert_eq!(w.get(SignalKind::Category), 0.0);
         assert_eq!(w.get(SignalKind::GeoCategory), 0.0);
+        assert_eq!(w.get(SignalKind::Activity), 0.0);
     }
 
     #[test]
