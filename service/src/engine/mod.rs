@@ -6,8 +6,11 @@
 //! layer, the CLI and the eval tool all drive this one type.
 
 mod annotate;
+mod calibrate;
 mod config;
 mod error;
+mod fit;
+mod lookup;
 mod route;
 mod state;
 
@@ -36,10 +39,11 @@ const AUTO_THRESHOLD_MIN_CASES: usize = 50;
 
 pub use config::RoutingConfig;
 pub use error::EngineError;
-pub use state::{
-    case_texts, department_docs, fit_router, place_neighbours, valid_spot, CaseDetail, CaseTexts,
-    DepartmentDoc, Fitted, SpotCases, SpotQuery, TenantModel, TenantState,
+pub use fit::{department_docs, fit_router, DepartmentDoc, Fitted};
+pub use lookup::{
+    case_texts, place_neighbours, valid_spot, CaseDetail, CaseTexts, SpotCases, SpotQuery,
 };
+pub use state::{TenantModel, TenantState};
 
 /// Result alias of the engine.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -316,29 +320,30 @@ impl Engine {
         } else {
             0
         };
-        let texts = Arc::new(state::case_texts(&self.memory, &cases).await?);
-        let docs = Arc::new(state::department_docs(
+        let texts = Arc::new(lookup::case_texts(&self.memory, &cases).await?);
+        let docs = Arc::new(fit::department_docs(
             &self.memory.record().departments(&t.id).await?,
         ));
         let cases = Arc::new(cases);
         let calibration = if held > 0 {
             let train_end = n - held;
-            let known = state::known_before(&cases, train_end, self.routing.calibration_gap_days);
+            let known =
+                calibrate::known_before(&cases, train_end, self.routing.calibration_gap_days);
             let (c, tx, dx) = (cases.clone(), texts.clone(), docs.clone());
             let fitted_a =
-                tokio::task::spawn_blocking(move || state::fit_router(&c[..known], &tx, &dx))
+                tokio::task::spawn_blocking(move || fit::fit_router(&c[..known], &tx, &dx))
                     .await
                     .map_err(|e| EngineError::Internal(e.to_string()))?;
-            let before = state::Before {
+            let before = calibrate::Before {
                 fitted: fitted_a,
-                areas: state::areas_of(&cases[..known]),
-                categories: state::categories_of(&cases[..known], &texts),
+                areas: fit::areas_of(&cases[..known]),
+                categories: fit::categories_of(&cases[..known], &texts),
                 confirmed: known as u64,
                 stale: self.routing.calibrate_stale,
                 known_until: cases[known].payload.received_at,
-                activity: state::activity_of(&cases[..known], self.routing.activity_half_life_days),
+                activity: fit::activity_of(&cases[..known], self.routing.activity_half_life_days),
             };
-            let cal = state::calibration_cases(
+            let cal = calibrate::calibration_cases(
                 &self.memory,
                 &t.id,
                 &self.scorer,
@@ -365,7 +370,7 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Internal(e.to_string()))?
             };
-            let scored = state::scored_cases(&cal, learned.as_ref(), &configured);
+            let scored = calibrate::scored_cases(&cal, learned.as_ref(), &configured);
             Calibration {
                 weights: learned,
                 ..Calibration::fit(&scored, t.alpha).with_auto_threshold(
@@ -381,12 +386,12 @@ impl Engine {
             }
         };
         let (c, tx) = (cases.clone(), texts.clone());
-        let fitted = tokio::task::spawn_blocking(move || state::fit_router(&c, &tx, &docs))
+        let fitted = tokio::task::spawn_blocking(move || fit::fit_router(&c, &tx, &docs))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
-        *state.areas.write().expect("areas lock") = state::areas_of(&cases);
-        *state.categories.write().expect("categories lock") = state::categories_of(&cases, &texts);
-        let activity = state::activity_of(&cases, self.routing.activity_half_life_days);
+        *state.areas.write().expect("areas lock") = fit::areas_of(&cases);
+        *state.categories.write().expect("categories lock") = fit::categories_of(&cases, &texts);
+        let activity = fit::activity_of(&cases, self.routing.activity_half_life_days);
         *state.activity.write().expect("activity lock") = activity.clone();
         state.confirmed.store(n as u64, Ordering::Relaxed);
         let version = state.model().version + 1;

@@ -15,7 +15,8 @@ use crate::index::{CaseFilter, Hit};
 use crate::metrics::{timed, Stage};
 use crate::record::{Department, Tenant};
 
-use super::state::{self, TenantState};
+use super::lookup;
+use super::state::TenantState;
 use super::{Engine, EngineError};
 
 /// Characters of a past case shown as evidence.
@@ -43,20 +44,20 @@ impl Engine {
         });
         let global = timed(
             Stage::SearchGlobal,
-            state::neighbours(memory, &tenant.id, vector, None, None, exclude, k),
+            lookup::neighbours(memory, &tenant.id, vector, None, None, exclude, k),
         );
         let local = timed(Stage::SearchDistrict, async {
             match district {
                 Some(d) => {
-                    state::neighbours(memory, &tenant.id, vector, Some(d), None, exclude, k).await
+                    lookup::neighbours(memory, &tenant.id, vector, Some(d), None, exclude, k).await
                 }
                 None => Ok(Vec::new()),
             }
         });
         let place = timed(Stage::SearchPlace, async {
-            match state::valid_spot(input.place.lat, input.place.lon) {
+            match lookup::valid_spot(input.place.lat, input.place.lon) {
                 Some(spot) => {
-                    let q = state::SpotQuery {
+                    let q = lookup::SpotQuery {
                         spot,
                         radius_m: self.routing.spot_radius_m,
                         limit: self.routing.spot_max_cases,
@@ -64,9 +65,9 @@ impl Engine {
                         exclude,
                         category: &input.category,
                     };
-                    state::place_neighbours(memory, &tenant.id, vector, q).await
+                    lookup::place_neighbours(memory, &tenant.id, vector, q).await
                 }
-                None => Ok(state::SpotCases::default()),
+                None => Ok(lookup::SpotCases::default()),
             }
         });
         let duplicates = timed(

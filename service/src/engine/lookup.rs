@@ -1,0 +1,197 @@
+//! What routing reads about past cases for one appeal: their texts and places
+//! from the record, their nearest neighbours from the index, and the cases
+//! from the same spot.
+
+use std::collections::HashMap;
+
+use triage_domain::routing::{LexicalPlace, Neighbour};
+
+use crate::index::{CaseFilter, CasePoint};
+use crate::memory::{confirmed_statuses, CaseMemory};
+use crate::record::{AppealStatus, NearbyCase};
+
+use super::EngineError;
+
+/// What the record adds to a case's vector and payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseDetail {
+    /// Redacted text (the lexical model's input).
+    pub text: String,
+    /// Coordinates, when given and valid.
+    pub spot: Option<(f64, f64)>,
+    /// Municipality, when given.
+    pub municipality: Option<String>,
+    /// The portal's category (empty: none).
+    pub category: Vec<String>,
+}
+
+impl CaseDetail {
+    /// The case's place as the lexical model sees it.
+    pub fn lexical_place<'a>(&'a self, district: Option<&'a str>) -> LexicalPlace<'a> {
+        LexicalPlace {
+            district,
+            municipality: self.municipality.as_deref(),
+            category: &self.category,
+        }
+    }
+}
+
+/// Record details of cases, by appeal id.
+pub type CaseTexts = HashMap<u64, CaseDetail>;
+
+/// Reads the redacted texts and coordinates of cases from the record.
+pub async fn case_texts(
+    memory: &CaseMemory,
+    cases: &[CasePoint],
+) -> Result<CaseTexts, EngineError> {
+    let mut out = HashMap::with_capacity(cases.len());
+    for chunk in cases.chunks(2000) {
+        let ids: Vec<i64> = chunk.iter().map(|c| c.id as i64).collect();
+        for a in memory.record().appeals_by_ids(&ids).await? {
+            let spot = valid_spot(a.data.place.lat, a.data.place.lon);
+            out.insert(
+                a.id as u64,
+                CaseDetail {
+                    text: a.data.redacted_text,
+                    spot,
+                    municipality: a.data.place.municipality,
+                    category: a.data.category,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Coordinates usable for a same-spot search (both given, finite, in range).
+pub fn valid_spot(lat: Option<f64>, lon: Option<f64>) -> Option<(f64, f64)> {
+    let (lat, lon) = (lat?, lon?);
+    (lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0)
+        .then_some((lat, lon))
+}
+
+/// Confirmed cases from the same spot as an appeal: all of them, and those
+/// with the appeal's own category.
+#[derive(Debug, Clone, Default)]
+pub struct SpotCases {
+    /// Every confirmed case within the radius.
+    pub all: Vec<Neighbour>,
+    /// Those with the same category path (empty without a category).
+    pub same_category: Vec<Neighbour>,
+}
+
+/// Where and what to look for at a spot.
+#[derive(Debug, Clone, Copy)]
+pub struct SpotQuery<'a> {
+    /// Latitude and longitude.
+    pub spot: (f64, f64),
+    /// Radius, metres.
+    pub radius_m: f64,
+    /// Most cases read.
+    pub limit: usize,
+    /// Only cases received before this (unix ms).
+    pub before: Option<i64>,
+    /// The appeal itself, when stored.
+    pub exclude: Option<i64>,
+    /// The appeal's category (empty: none).
+    pub category: &'a [String],
+}
+
+/// Two category paths name the same category (levels compared trimmed and
+/// case-insensitively).
+fn same_category(a: &[String], b: &[String]) -> bool {
+    use triage_domain::routing::category::normalise;
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| normalise(x) == normalise(y))
+}
+
+/// Confirmed cases near a spot (within `radius_m`, received before `before`,
+/// without `exclude`), with their similarity to `vector`: the same building's
+/// or yard's history. Reads the record for the spot, the index for vectors.
+pub async fn place_neighbours(
+    memory: &CaseMemory,
+    tenant: &str,
+    vector: &[f32],
+    q: SpotQuery<'_>,
+) -> Result<SpotCases, EngineError> {
+    if q.radius_m <= 0.0 || q.limit == 0 {
+        return Ok(SpotCases::default());
+    }
+    let near: Vec<NearbyCase> = memory
+        .record()
+        .nearby_confirmed(
+            tenant,
+            q.spot.0,
+            q.spot.1,
+            q.radius_m,
+            q.before,
+            q.limit + 1,
+        )
+        .await?
+        .into_iter()
+        .filter(|c| Some(c.id) != q.exclude)
+        .take(q.limit)
+        .collect();
+    if near.is_empty() {
+        return Ok(SpotCases::default());
+    }
+    let points = memory
+        .index()
+        .retrieve(near.iter().map(|c| c.id as u64).collect())
+        .await?;
+    let points: HashMap<u64, CasePoint> = points.into_iter().map(|p| (p.id, p)).collect();
+    let mut out = SpotCases::default();
+    for c in near {
+        let Some(p) = points.get(&(c.id as u64)) else {
+            continue;
+        };
+        let similarity = p.vector.iter().zip(vector).map(|(a, b)| a * b).sum();
+        let n = Neighbour {
+            id: c.id,
+            department: c.department,
+            district: None,
+            similarity,
+            received_at: c.received_at,
+            decided: p.payload.status == AppealStatus::Decided.as_str(),
+        };
+        if !q.category.is_empty() && same_category(&c.category, q.category) {
+            out.same_category.push(n.clone());
+        }
+        out.all.push(n);
+    }
+    Ok(out)
+}
+
+/// The `k` nearest confirmed cases of a tenant, optionally only from one
+/// district and only received before a time, without the appeal itself.
+pub async fn neighbours(
+    memory: &CaseMemory,
+    tenant: &str,
+    vector: &[f32],
+    district: Option<&str>,
+    before: Option<i64>,
+    exclude: Option<i64>,
+    k: usize,
+) -> Result<Vec<Neighbour>, EngineError> {
+    let filter = CaseFilter {
+        statuses: confirmed_statuses(),
+        district: district.map(str::to_string),
+        received_before: before,
+        ..CaseFilter::tenant(tenant)
+    };
+    let hits = memory.search(vector, filter, k + 1).await?;
+    Ok(hits
+        .into_iter()
+        .filter(|h| Some(h.id as i64) != exclude)
+        .filter_map(|h| {
+            Some(Neighbour {
+                id: h.id as i64,
+                department: h.payload.department?,
+                district: h.payload.district,
+                similarity: h.score,
+                received_at: h.payload.received_at,
+                decided: h.payload.status == AppealStatus::Decided.as_str(),
+            })
+        })
+        .take(k)
+        .collect())
+}
