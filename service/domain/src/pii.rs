@@ -20,6 +20,9 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
+/// Number of [`PiiKind`]s.
+const KINDS: usize = 8;
+
 /// Kind of personal data found in a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,11 +41,13 @@ pub enum PiiKind {
     Iin,
     /// Passport or identity card number.
     Passport,
+    /// A person's name: with a patronymic, or a surname with initials.
+    Name,
 }
 
 impl PiiKind {
     /// All kinds, in the order they are reported in [`Redacted::found`].
-    pub const ALL: [PiiKind; 7] = [
+    pub const ALL: [PiiKind; KINDS] = [
         PiiKind::Email,
         PiiKind::Phone,
         PiiKind::Card,
@@ -50,6 +55,7 @@ impl PiiKind {
         PiiKind::TaxId,
         PiiKind::Iin,
         PiiKind::Passport,
+        PiiKind::Name,
     ];
 
     /// The token that replaces a value of this kind, so readers still see
@@ -63,6 +69,7 @@ impl PiiKind {
             Self::TaxId => "[TAX_ID]",
             Self::Iin => "[IIN]",
             Self::Passport => "[PASSPORT]",
+            Self::Name => "[NAME]",
         }
     }
 
@@ -76,6 +83,7 @@ impl PiiKind {
             Self::TaxId => "tax_id",
             Self::Iin => "iin",
             Self::Passport => "passport",
+            Self::Name => "name",
         }
     }
 
@@ -125,17 +133,18 @@ pub fn has_content(text: &str) -> bool {
     letters >= 3
 }
 
-/// Masks e-mails, phones, card numbers, IBANs, tax numbers, IINs and passport
-/// numbers in `text`.
+/// Masks e-mails, phones, card numbers, IBANs, tax numbers, IINs, passport
+/// numbers and person names in `text`.
 ///
 /// Pure and linear in the text length (the `regex` crate never backtracks).
 /// Not always idempotent: a label such as "паспорт" left before a masked
 /// value can make a second pass mask a number after it that the first pass
 /// took for something else (found by the property test in `tests/pii.rs`).
 pub fn redact(text: &str) -> Redacted {
-    let mut counts = [0usize; 7];
+    let mut counts = [0usize; KINDS];
     let mut current = text.to_owned();
-    for pass in [emails as fn(&str) -> Vec<Hit>, ibans, passports, digit_runs] {
+    let passes = [emails as fn(&str) -> Vec<Hit>, ibans, passports, digit_runs];
+    for pass in passes.into_iter().chain([initials_first as fn(&str) -> Vec<Hit>, names]) {
         let hits = pass(&current);
         if !hits.is_empty() {
             current = apply(&current, hits, &mut counts);
@@ -161,7 +170,7 @@ struct Hit {
 }
 
 /// Replaces non-overlapping hits (any order) with tokens.
-fn apply(text: &str, mut hits: Vec<Hit>, counts: &mut [usize; 7]) -> String {
+fn apply(text: &str, mut hits: Vec<Hit>, counts: &mut [usize; KINDS]) -> String {
     hits.sort_by_key(|h| h.start);
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
@@ -741,6 +750,82 @@ fn ru_inn12_valid(d: &[u8]) -> bool {
         % 11
         % 10;
     c11 == digit(d, 10) && c12 == digit(d, 11)
+}
+
+// ---------------------------------------------------------------- names ---
+
+/// Words that name a street, square or other place: a person's name right
+/// after one is the place's name ("вул. Миколи Бажана", "ул. Ивана
+/// Франко", "імені Т.Г. Шевченка"), which routing needs, not personal data.
+const PLACE_MARKERS: &[&str] = &[
+    "вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицу", "улицы",
+    "просп", "проспект", "проспекту", "проспекті", "пр", "пр-т", "пр-кт", "бульв", "бульвар",
+    "бульвару", "бульварі", "б-р", "пров", "провулок", "провулку", "пер", "переулок",
+    "переулке", "пл", "площа", "площі", "площадь", "площади", "наб", "набережна",
+    "набережная", "шосе", "шоссе", "узвіз", "спуск", "тупик", "ім", "им", "імені", "имени",
+    "станція", "станции", "метро", "школа", "школи", "парк", "парку", "сквер", "скверу",
+    "міст", "мосту", "мост", "лікарня", "лікарні", "больница", "больницы",
+];
+
+/// Person names in the two shapes Ukrainian and Russian texts write them:
+/// a name with a patronymic ("Іванов Іван Іванович", "Петру Сергійовичу",
+/// "Ольга Миколаївна"), or a surname with initials ("Іванов І.І.", "І. І.
+/// Іванов"). A lone capitalised word is never taken for a name: surnames
+/// are ordinary words and street names too often, and what matters for an
+/// appeal's routing (the street) must stay.
+fn names(text: &str) -> Vec<Hit> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = re(
+        &RE,
+        r"(?x)
+        # [Surname] Name Patronymic (any case ending); the surname only with a
+        # surname's ending, so a sentence's first word (Прошу) stays
+        (?:\p{Lu}\p{Ll}*(?:ов|ев|єв|ін|їн|ин|ськ|цьк|ск|цк|енк|ук|юк|чук|ич|як)\p{Ll}{0,3}\s+)?
+        \p{Lu}\p{Ll}+\s+
+        \p{Lu}\p{Ll}+(?:ович|евич|йович|івн|ївн|овн|евн)\p{Ll}{0,3}\b
+        (?:\s+\p{Lu}\p{Ll}+(?:ов|ев|ін|ин|ський|цький|енко|ук|юк|чук)\p{Ll}{0,3}\b)?
+        # Surname I. I. / Surname I.
+        |\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?\s+\p{Lu}\.\s?(?:\p{Lu}\.)?
+        ",
+    );
+    name_hits(re, text)
+}
+
+/// "I. I. Surname", masked before [`names`] reads "Surname I. I.", which
+/// would otherwise take the word before the initials ("Мастер И. И.
+/// Сидоров") for the surname.
+fn initials_first(text: &str) -> Vec<Hit> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = re(
+        &RE,
+        r"\b\p{Lu}\.\s?\p{Lu}\.\s?\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?",
+    );
+    name_hits(re, text)
+}
+
+fn name_hits(re: &Regex, text: &str) -> Vec<Hit> {
+    re.find_iter(text)
+        .filter(|m| !after_place_marker(&text[..m.start()]))
+        .map(|m| Hit {
+            start: m.start(),
+            end: m.end(),
+            kind: PiiKind::Name,
+        })
+        .collect()
+}
+
+/// Whether the last word before a match (ignoring spaces and dots) is a
+/// [`PLACE_MARKERS`] word ("вул. ім. Шевченка": "ім" is one too).
+fn after_place_marker(before: &str) -> bool {
+    let words: Vec<String> = before
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .filter(|w| !w.is_empty())
+        .take(1)
+        .map(str::to_lowercase)
+        .collect();
+    words
+        .iter()
+        .any(|w| PLACE_MARKERS.contains(&w.as_str()))
 }
 
 #[cfg(test)]

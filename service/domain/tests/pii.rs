@@ -296,10 +296,11 @@ fn mixed_text_counts_each_kind() {
     );
     assert_eq!(
         r.text,
-        "Петренко І.І., тел. [PHONE], e-mail [EMAIL], РНОКПП [TAX_ID], \
+        "[NAME], тел. [PHONE], e-mail [EMAIL], РНОКПП [TAX_ID], \
          картка [CARD], IBAN [IBAN], буд. 5, кв. 12"
     );
     for kind in [
+        PiiKind::Name,
         PiiKind::Email,
         PiiKind::Phone,
         PiiKind::Card,
@@ -314,7 +315,7 @@ fn mixed_text_counts_each_kind() {
 #[test]
 fn tokens_and_empty_text_are_stable() {
     untouched("");
-    untouched("[PHONE] [EMAIL] [CARD] [IBAN] [TAX_ID] [IIN] [PASSPORT]");
+    untouched("[PHONE] [EMAIL] [CARD] [IBAN] [TAX_ID] [IIN] [PASSPORT] [NAME]");
     untouched("😀😀 !!! ...");
 }
 
@@ -410,5 +411,38 @@ mod hostile {
             let r = pii::redact(s);
             assert!(!r.text.is_empty());
         }
+    }
+}
+
+#[test]
+fn person_names_are_masked_and_streets_named_after_people_stay() {
+    for (text, masked) in [
+        (
+            "Прошу передати Іванову Петру Сергійовичу, що ліфт не працює",
+            "Прошу передати [NAME], що ліфт не працює",
+        ),
+        (
+            "Звернулась Коваленко Ольга Миколаївна, кв. 5",
+            "Звернулась [NAME], кв. 5",
+        ),
+        ("Начальник ЖЕД Петренко І.І. не відповідає", "Начальник ЖЕД [NAME] не відповідає"),
+        ("Мастер И. И. Сидоров не пришёл", "Мастер [NAME] не пришёл"),
+        ("Прошу Сергея Петровича прийти", "Прошу [NAME] прийти"),
+    ] {
+        assert_eq!(redact(text).text, masked, "{text}");
+        assert_eq!(redact(text).count(PiiKind::Name), 1, "{text}");
+    }
+    // Streets, squares and schools named after people are the place.
+    for t in [
+        "не горить ліхтар на вул. Миколи Бажана, 16",
+        "яма на просп. Степана Бандери біля будинку 5",
+        "ул. Т.Г. Шевченко, дом 3, нет воды",
+        "вул. ім. Т. Г. Шевченка 12",
+        "на проспекті Григоренка 7 не вивозять сміття",
+        "у Голосіївському районі, Дніпровська набережна 14",
+        "Київ Пасажирський, станція метро Шулявська",
+        "ігнорують зупинку Жуляни 1 ( Ринок Столичний) намагаються",
+    ] {
+        untouched(t);
     }
 }

@@ -118,7 +118,7 @@ pub struct RoutingConfig {
     #[arg(
         long,
         env = "APPEAL_TRIAGE_SPOT_HALF_LIFE_DAYS",
-        default_value_t = 90.0,
+        default_value_t = 30.0,
         global = true
     )]
     pub spot_half_life_days: f64,
@@ -187,7 +187,7 @@ impl Default for RoutingConfig {
             target_precision: 0.95,
             spot_radius_m: 30.0,
             spot_max_cases: 50,
-            spot_half_life_days: 90.0,
+            spot_half_life_days: 30.0,
             activity_half_life_days: 14.0,
             conformal_gamma: 0.005,
             calibrate_stale: true,

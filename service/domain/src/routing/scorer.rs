@@ -65,7 +65,7 @@ impl Default for RoutingParams {
             weights: SignalWeights::default(),
             geo_temperature: 0.05,
             geo_smoothing: 0.2,
-            geo_half_life_days: 90.0,
+            geo_half_life_days: 30.0,
             w_desc: 1.0,
             area_strength: 1.0,
             category_strength: 2.0,
