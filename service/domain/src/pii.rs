@@ -144,7 +144,10 @@ pub fn redact(text: &str) -> Redacted {
     let mut counts = [0usize; KINDS];
     let mut current = text.to_owned();
     let passes = [emails as fn(&str) -> Vec<Hit>, ibans, passports, digit_runs];
-    for pass in passes.into_iter().chain([initials_first as fn(&str) -> Vec<Hit>, names]) {
+    for pass in passes
+        .into_iter()
+        .chain([initials_first as fn(&str) -> Vec<Hit>, names])
+    {
         let hits = pass(&current);
         if !hits.is_empty() {
             current = apply(&current, hits, &mut counts);
@@ -757,6 +760,7 @@ fn ru_inn12_valid(d: &[u8]) -> bool {
 /// Words that name a street, square or other place: a person's name right
 /// after one is the place's name ("вул. Миколи Бажана", "ул. Ивана
 /// Франко", "імені Т.Г. Шевченка"), which routing needs, not personal data.
+#[rustfmt::skip]
 const PLACE_MARKERS: &[&str] = &[
     "вул", "вулиця", "вулиці", "вулицю", "вулицею", "ул", "улица", "улице", "улицу", "улицы",
     "просп", "проспект", "проспекту", "проспекті", "пр", "пр-т", "пр-кт", "бульв", "бульвар",
@@ -823,9 +827,7 @@ fn after_place_marker(before: &str) -> bool {
         .take(1)
         .map(str::to_lowercase)
         .collect();
-    words
-        .iter()
-        .any(|w| PLACE_MARKERS.contains(&w.as_str()))
+    words.iter().any(|w| PLACE_MARKERS.contains(&w.as_str()))
 }
 
 #[cfg(test)]
