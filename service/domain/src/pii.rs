@@ -789,7 +789,7 @@ fn names(text: &str) -> Vec<Hit> {
         \p{Lu}\p{Ll}+(?:ович|евич|йович|івн|ївн|овн|евн)\p{Ll}{0,3}\b
         (?:\s+\p{Lu}\p{Ll}+(?:ов|ев|ін|ин|ський|цький|енко|ук|юк|чук)\p{Ll}{0,3}\b)?
         # Surname I. I. / Surname I.
-        |\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?\s+\p{Lu}\.\s?(?:\p{Lu}\.)?
+        |\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?\s+[А-ЯЁІЇЄҐ]\.\s?(?:[А-ЯЁІЇЄҐ]\.)?
         ",
     );
     name_hits(re, text)
@@ -802,20 +802,78 @@ fn initials_first(text: &str) -> Vec<Hit> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = re(
         &RE,
-        r"\b\p{Lu}\.\s?\p{Lu}\.\s?\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?",
+        r"\b[А-ЯЁІЇЄҐ]\.\s?[А-ЯЁІЇЄҐ]\.\s?\p{Lu}\p{Ll}{2,}(?:-\p{Lu}\p{Ll}+)?",
     );
     name_hits(re, text)
 }
 
+/// Words that follow initials or precede them without being a surname: a
+/// title after "в.о." (acting), or a word after "P.S.".
+const NOT_SURNAMES: &[&str] = &[
+    "голова",
+    "голови",
+    "голові",
+    "головою",
+    "глава",
+    "главы",
+    "директор",
+    "директора",
+    "директору",
+    "начальник",
+    "начальника",
+    "начальнику",
+    "заступник",
+    "заступника",
+    "керівник",
+    "керівника",
+    "мер",
+    "мэр",
+    "міського",
+    "городского",
+];
+
+/// Adjectives that end like a patronymic ("Верховної Ради": "-овн-").
+const NOT_PATRONYMICS: &[&str] = &["верховн", "головн", "основн", "дословн"];
+
 fn name_hits(re: &Regex, text: &str) -> Vec<Hit> {
     re.find_iter(text)
         .filter(|m| !after_place_marker(&text[..m.start()]))
+        .filter(|m| !before_place_marker(&text[m.end()..]))
+        .filter(|m| {
+            let lower = m.as_str().to_lowercase();
+            !lower
+                .split(|c: char| !c.is_alphabetic())
+                .any(|w| NOT_PATRONYMICS.iter().any(|p| w.starts_with(p)))
+        })
+        .filter(|m| {
+            let last = m
+                .as_str()
+                .rsplit(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty());
+            let first = m
+                .as_str()
+                .split(|c: char| !c.is_alphabetic())
+                .find(|w| !w.is_empty());
+            ![last, first]
+                .into_iter()
+                .flatten()
+                .any(|w| NOT_SURNAMES.contains(&w.to_lowercase().as_str()))
+        })
         .map(|m| Hit {
             start: m.start(),
             end: m.end(),
             kind: PiiKind::Name,
         })
         .collect()
+}
+
+/// Whether the first word after a match is a [`PLACE_MARKERS`] word: an
+/// address written name first ("Ахматовой А. вул., 11").
+fn before_place_marker(after: &str) -> bool {
+    after
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .find(|w| !w.is_empty())
+        .is_some_and(|w| PLACE_MARKERS.contains(&w.to_lowercase().as_str()))
 }
 
 /// Whether the last word before a match (ignoring spaces and dots) is a
