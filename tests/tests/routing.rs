@@ -533,7 +533,10 @@ async fn refit_learns_signal_weights_from_held_out_cases_and_keeps_them_across_a
     assert_eq!(state.model().calibration.weights, Some(learned));
     // The department activity counted at the refit comes back with the model.
     let activity = state.model().activity.clone();
-    assert!(activity.probs(&["roads".to_string()]).is_some(), "{activity:?}");
+    assert!(
+        activity.probs(&["roads".to_string()]).is_some(),
+        "{activity:?}"
+    );
     assert_eq!(*state.activity.read().unwrap(), activity);
     // With learning switched off, a refit keeps the configured weights.
     drop(engine);
