@@ -63,11 +63,38 @@ pub async fn case_texts(
     Ok(out)
 }
 
-/// Coordinates usable for a same-spot search (both given, finite, in range).
+/// Coordinates usable for a same-spot search (both given, finite, in range,
+/// and not 0/0: the placeholder exports write for "no coordinates", which
+/// would make every such appeal "the same building" as every other).
 pub fn valid_spot(lat: Option<f64>, lon: Option<f64>) -> Option<(f64, f64)> {
     let (lat, lon) = (lat?, lon?);
-    (lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0)
+    (lat.is_finite()
+        && lon.is_finite()
+        && lat.abs() <= 90.0
+        && lon.abs() <= 180.0
+        && (lat, lon) != (0.0, 0.0))
         .then_some((lat, lon))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_spot;
+
+    #[test]
+    fn only_real_coordinates_are_a_spot() {
+        assert_eq!(valid_spot(Some(50.45), Some(30.52)), Some((50.45, 30.52)));
+        assert_eq!(valid_spot(Some(0.0), Some(30.52)), Some((0.0, 30.52)));
+        for (lat, lon) in [
+            (Some(0.0), Some(0.0)),
+            (Some(-0.0), Some(0.0)),
+            (Some(91.0), Some(30.0)),
+            (Some(50.0), Some(200.0)),
+            (Some(f64::NAN), Some(30.0)),
+            (None, Some(30.0)),
+        ] {
+            assert_eq!(valid_spot(lat, lon), None, "{lat:?} {lon:?}");
+        }
+    }
 }
 
 /// Confirmed cases from the same spot as an appeal: all of them, and those

@@ -133,6 +133,14 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
         Some(s) => AppealStatus::from_str(&s).map_err(|_| RejectReason::BadStatus(s))?,
     };
     let category = category(row)?;
+    // 0/0 is what exports write for "no coordinates": kept as none, not refused.
+    let (lat, lon) = match (
+        coordinate(row, Field::Lat, 90.0)?,
+        coordinate(row, Field::Lon, 180.0)?,
+    ) {
+        (Some(a), Some(b)) if a == 0.0 && b == 0.0 => (None, None),
+        other => other,
+    };
     Ok(AppealData {
         tenant_id: o.tenant.clone(),
         external_id: Some(id),
@@ -142,8 +150,8 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
         place: Place {
             district: non_empty(row.get(Field::District)),
             municipality: non_empty(row.get(Field::Municipality)),
-            lat: coordinate(row, Field::Lat, 90.0)?,
-            lon: coordinate(row, Field::Lon, 180.0)?,
+            lat,
+            lon,
             address: None,
         },
         channel: None,
@@ -272,6 +280,27 @@ mod tests {
     }
 
     #[test]
+    fn zero_zero_coordinates_are_no_coordinates() {
+        let at = |lat: &str, lon: &str| {
+            let a = to_appeal(
+                &row(&[
+                    (Field::Id, "1"),
+                    (Field::Text, "Мусор во дворе"),
+                    (Field::Date, "2020-10-18"),
+                    (Field::Lat, lat),
+                    (Field::Lon, lon),
+                ]),
+                &opts(),
+            )
+            .unwrap();
+            (a.place.lat, a.place.lon)
+        };
+        assert_eq!(at("0", "0"), (None, None));
+        assert_eq!(at("0.0", "-0"), (None, None));
+        assert_eq!(at("0", "30.5"), (Some(0.0), Some(30.5)));
+    }
+
+    #[test]
     fn personal_data_is_masked_in_the_redacted_text_only() {
         let text = "Звонила с номера +7 921 555-12-34, ответа нет";
         let a = to_appeal(
@@ -318,6 +347,10 @@ mod tests {
         assert!(matches!(
             with(Field::Lat, "91"),
             RejectReason::BadCoordinate { field: "lat", .. }
+        ));
+        assert!(matches!(
+            with(Field::Lon, "200"),
+            RejectReason::BadCoordinate { field: "lon", .. }
         ));
         assert!(matches!(
             with(Field::Status, "done"),
