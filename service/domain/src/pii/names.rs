@@ -58,27 +58,11 @@ pub(super) fn initials_first(text: &str) -> Vec<Hit> {
 
 /// Words that follow initials or precede them without being a surname: a
 /// title after "в.о." (acting), or a word after "P.S.".
+#[rustfmt::skip]
 const NOT_SURNAMES: &[&str] = &[
-    "голова",
-    "голови",
-    "голові",
-    "головою",
-    "глава",
-    "главы",
-    "директор",
-    "директора",
-    "директору",
-    "начальник",
-    "начальника",
-    "начальнику",
-    "заступник",
-    "заступника",
-    "керівник",
-    "керівника",
-    "мер",
-    "мэр",
-    "міського",
-    "городского",
+    "голова", "голови", "голові", "головою", "глава", "главы", "директор", "директора",
+    "директору", "начальник", "начальника", "начальнику", "заступник", "заступника",
+    "керівник", "керівника", "мер", "мэр", "міського", "городского",
 ];
 
 /// Adjectives that end like a patronymic ("Верховної Ради": "-овн-").
@@ -86,28 +70,12 @@ const NOT_PATRONYMICS: &[&str] = &["верховн", "головн", "основ
 
 fn name_hits(re: &Regex, text: &str) -> Vec<Hit> {
     re.find_iter(text)
-        .filter(|m| !after_place_marker(&text[..m.start()]))
-        .filter(|m| !before_place_marker(&text[m.end()..]))
         .filter(|m| {
-            let lower = m.as_str().to_lowercase();
-            !lower
-                .split(|c: char| !c.is_alphabetic())
-                .any(|w| NOT_PATRONYMICS.iter().any(|p| w.starts_with(p)))
+            let before = text[..m.start()].rsplit(not_word).find(|w| !w.is_empty());
+            let after = text[m.end()..].split(not_word).find(|w| !w.is_empty());
+            !before.is_some_and(is_place_marker) && !after.is_some_and(is_place_marker)
         })
-        .filter(|m| {
-            let last = m
-                .as_str()
-                .rsplit(|c: char| !c.is_alphabetic())
-                .find(|w| !w.is_empty());
-            let first = m
-                .as_str()
-                .split(|c: char| !c.is_alphabetic())
-                .find(|w| !w.is_empty());
-            ![last, first]
-                .into_iter()
-                .flatten()
-                .any(|w| NOT_SURNAMES.contains(&w.to_lowercase().as_str()))
-        })
+        .filter(|m| plausible_name(m.as_str()))
         .map(|m| Hit {
             start: m.start(),
             end: m.end(),
@@ -116,23 +84,32 @@ fn name_hits(re: &Regex, text: &str) -> Vec<Hit> {
         .collect()
 }
 
-/// Whether the first word after a match is a [`PLACE_MARKERS`] word: an
-/// address written name first ("Ахматовой А. вул., 11").
-fn before_place_marker(after: &str) -> bool {
-    after
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .find(|w| !w.is_empty())
-        .is_some_and(|w| PLACE_MARKERS.contains(&w.to_lowercase().as_str()))
-}
-
-/// Whether the last word before a match (ignoring spaces and dots) is a
-/// [`PLACE_MARKERS`] word ("вул. ім. Шевченка": "ім" is one too).
-fn after_place_marker(before: &str) -> bool {
-    let words: Vec<String> = before
-        .rsplit(|c: char| !(c.is_alphanumeric() || c == '-'))
+/// Whether a match is a name and not a title next to initials ("В.О.
+/// Голови") or an adjective that ends like a patronymic.
+fn plausible_name(m: &str) -> bool {
+    let words: Vec<String> = m
+        .split(|c: char| !c.is_alphabetic())
         .filter(|w| !w.is_empty())
-        .take(1)
         .map(str::to_lowercase)
         .collect();
-    words.iter().any(|w| PLACE_MARKERS.contains(&w.as_str()))
+    let title = [words.first(), words.last()]
+        .into_iter()
+        .flatten()
+        .any(|w| NOT_SURNAMES.contains(&w.as_str()));
+    let adjective = words
+        .iter()
+        .any(|w| NOT_PATRONYMICS.iter().any(|p| w.starts_with(p)));
+    !title && !adjective
+}
+
+/// Separates the words the place check reads ("пр-т" is one word).
+fn not_word(c: char) -> bool {
+    !(c.is_alphanumeric() || c == '-')
+}
+
+/// A [`PLACE_MARKERS`] word right before a name ("вул. ім. Шевченка": "ім"
+/// is one too) or right after it (an address written name first,
+/// "Ахматовой А. вул., 11"): the name is the place's.
+fn is_place_marker(word: &str) -> bool {
+    PLACE_MARKERS.contains(&word.to_lowercase().as_str())
 }

@@ -16,8 +16,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Milliseconds in a day.
-const DAY_MS: f64 = 86_400_000.0;
+use super::decay::halved;
 
 /// Pseudo-cases each department borrows at the tenant's average pace, so a
 /// department seen once is not "all recent" and one never seen is steady.
@@ -32,9 +31,6 @@ pub struct Activity {
     at: i64,
     /// Per department: (decayed count as of `at`, all-time count).
     counts: HashMap<String, (f64, f64)>,
-    /// Sums of the two counts over departments.
-    decayed_total: f64,
-    all_total: f64,
 }
 
 impl Activity {
@@ -62,31 +58,28 @@ impl Activity {
             return;
         }
         if t > self.at {
-            let f = self.decay(t - self.at);
+            let f = halved(t - self.at, self.half_life_days);
             self.counts.values_mut().for_each(|c| c.0 *= f);
-            self.decayed_total *= f;
             self.at = t;
         }
-        let w = n * self.decay(self.at - t);
+        let w = n * halved(self.at - t, self.half_life_days);
         let c = self.counts.entry(department.to_string()).or_default();
         c.0 = (c.0 + w).max(0.0);
         c.1 = (c.1 + n).max(0.0);
-        self.decayed_total = (self.decayed_total + w).max(0.0);
-        self.all_total = (self.all_total + n).max(0.0);
-    }
-
-    fn decay(&self, ms: i64) -> f64 {
-        0.5f64.powf(ms.max(0) as f64 / DAY_MS / self.half_life_days)
     }
 
     /// `P(candidate)` in proportion to its recent share over its all-time
     /// share (the tenant's average pace for a department never seen); `None`
     /// when off or with nothing counted.
     pub fn probs(&self, candidates: &[String]) -> Option<Vec<f64>> {
-        if self.half_life_days <= 0.0 || self.all_total <= 0.0 || candidates.is_empty() {
+        let (recent_total, all_total) = self
+            .counts
+            .values()
+            .fold((0.0, 0.0), |(r, a), c| (r + c.0, a + c.1));
+        if self.half_life_days <= 0.0 || all_total <= 0.0 || candidates.is_empty() {
             return None;
         }
-        let pace = self.decayed_total / self.all_total;
+        let pace = recent_total / all_total;
         let mut out: Vec<f64> = candidates
             .iter()
             .map(|c| {

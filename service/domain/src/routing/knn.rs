@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use super::decay::halved;
+
 /// A confirmed past case near the new appeal, as the case memory returned it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Neighbour {
@@ -28,9 +30,6 @@ pub fn votes(neighbours: &[Neighbour], temperature: f64) -> HashMap<&str, f64> {
     weighted_votes(neighbours, temperature, |_| 1.0)
 }
 
-/// Milliseconds in a day.
-const DAY_MS: f64 = 86_400_000.0;
-
 /// [`votes`] with each case's vote halved for every `half_life_days` it is
 /// older than the newest case; a half-life of 0 is the plain vote.
 ///
@@ -50,8 +49,7 @@ pub fn aged_votes(
     }
     let newest = neighbours.iter().map(|n| n.received_at).max().unwrap_or(0);
     weighted_votes(neighbours, temperature, |n| {
-        let age_days = (newest - n.received_at) as f64 / DAY_MS;
-        0.5f64.powf(age_days / half_life_days)
+        halved(newest - n.received_at, half_life_days)
     })
 }
 
@@ -107,7 +105,7 @@ mod tests {
 
     #[test]
     fn recent_cases_at_a_spot_outweigh_older_ones() {
-        let day = DAY_MS as i64;
+        let day = 86_400_000;
         let mut old = n(1, "old", 0.9);
         old.received_at = 0;
         let mut old2 = n(2, "old", 0.9);

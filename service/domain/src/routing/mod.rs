@@ -28,6 +28,7 @@ pub mod activity;
 pub mod areas;
 pub mod calibration;
 pub mod category;
+pub mod decay;
 pub mod decide;
 pub mod head;
 pub mod knn;
