@@ -429,8 +429,11 @@ impl Builder<'_> {
                 },
             }
         };
-        let lat = coord(6, &self.cols.lat, 90.0)?;
-        let lon = coord(7, &self.cols.lon, 180.0)?;
+        // As the import reads them: 0/0 is no coordinates.
+        let (lat, lon) = triage_domain::known_coordinates(
+            coord(6, &self.cols.lat, 90.0)?,
+            coord(7, &self.cols.lon, 180.0)?,
+        );
         if let Some(first) = self.seen.get(id) {
             return Err(InputError::DuplicateId {
                 path: self.path.clone(),
@@ -479,6 +482,17 @@ mod tests {
     }
 
     const HEADER: &str = "id,created_at,text,district,lat,lon,department\n";
+
+    #[test]
+    fn zero_zero_is_no_coordinates_as_in_the_import() {
+        let rows = read(
+            ".csv",
+            &format!("{HEADER}1,2021-01-01,a,,0,0,D\n2,2021-01-01,b,,0,30.5,D\n"),
+        )
+        .unwrap();
+        assert_eq!((rows[0].lat, rows[0].lon), (None, None));
+        assert_eq!((rows[1].lat, rows[1].lon), (Some(0.0), Some(30.5)));
+    }
 
     #[test]
     fn reads_csv_with_quotes_newlines_and_optional_fields() {

@@ -15,7 +15,7 @@ pub mod routing;
 pub mod text;
 pub mod urgency;
 
-pub use place::{Jurisdiction, Place};
+pub use place::{known_coordinates, Jurisdiction, Place};
 pub mod decision;
 
 pub use decision::{

@@ -53,3 +53,13 @@ pub struct Place {
     /// Free-form address.
     pub address: Option<String>,
 }
+
+/// Coordinates as given, except 0/0: what exports write for "no
+/// coordinates", read as none (taken literally, every such appeal would be
+/// "the same building" as every other).
+pub fn known_coordinates(lat: Option<f64>, lon: Option<f64>) -> (Option<f64>, Option<f64>) {
+    match (lat, lon) {
+        (Some(a), Some(b)) if a == 0.0 && b == 0.0 => (None, None),
+        other => other,
+    }
+}

@@ -67,12 +67,9 @@ pub async fn case_texts(
 /// and not 0/0: the placeholder exports write for "no coordinates", which
 /// would make every such appeal "the same building" as every other).
 pub fn valid_spot(lat: Option<f64>, lon: Option<f64>) -> Option<(f64, f64)> {
+    let (lat, lon) = triage_domain::known_coordinates(lat, lon);
     let (lat, lon) = (lat?, lon?);
-    (lat.is_finite()
-        && lon.is_finite()
-        && lat.abs() <= 90.0
-        && lon.abs() <= 180.0
-        && (lat, lon) != (0.0, 0.0))
+    (lat.is_finite() && lon.is_finite() && lat.abs() <= 90.0 && lon.abs() <= 180.0)
         .then_some((lat, lon))
 }
 

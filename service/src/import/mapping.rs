@@ -134,13 +134,10 @@ pub fn to_appeal(row: &RawRow, o: &MappingOptions) -> Result<AppealData, RejectR
     };
     let category = category(row)?;
     // 0/0 is what exports write for "no coordinates": kept as none, not refused.
-    let (lat, lon) = match (
+    let (lat, lon) = triage_domain::known_coordinates(
         coordinate(row, Field::Lat, 90.0)?,
         coordinate(row, Field::Lon, 180.0)?,
-    ) {
-        (Some(a), Some(b)) if a == 0.0 && b == 0.0 => (None, None),
-        other => other,
-    };
+    );
     Ok(AppealData {
         tenant_id: o.tenant.clone(),
         external_id: Some(id),
