@@ -43,6 +43,9 @@ pub enum ServeError {
     /// A bad argument.
     #[error("{0}")]
     Invalid(String),
+    /// The embedding batcher could not start.
+    #[error(transparent)]
+    Batcher(#[from] crate::batcher::BatchError),
 }
 
 /// Flags of `appeal-triage serve` (each with an `APPEAL_TRIAGE_*` env twin).
@@ -104,7 +107,7 @@ pub async fn serve_engine(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let batcher = Batcher::start(engine.memory().embedder().clone(), config.batcher());
+    let batcher = Batcher::start(engine.memory().embedder().clone(), config.batcher())?;
     engine.memory().use_batcher(batcher.clone());
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let addr = listener

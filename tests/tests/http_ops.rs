@@ -176,8 +176,12 @@ async fn concurrent_requests_share_model_calls_and_get_their_own_vectors() {
             max_wait: Duration::from_millis(50),
             queue_capacity: 256,
             cache_entries: 0,
+            max_queue_wait: Duration::ZERO,
+            workers: 2,
+            wide_chars: 300,
         },
-    );
+    )
+    .unwrap();
     let texts: Vec<String> = (0..24)
         .map(|i| format!("appeal number {i} about a broken road"))
         .collect();
@@ -233,8 +237,12 @@ async fn a_full_queue_refuses_at_once() {
             max_wait: Duration::from_millis(1),
             queue_capacity: 3,
             cache_entries: 0,
+            max_queue_wait: Duration::ZERO,
+            workers: 2,
+            wide_chars: 300,
         },
-    );
+    )
+    .unwrap();
     let first = b.embed(
         vec!["one".into(), "two".into(), "three".into()],
         Role::Query,
@@ -274,6 +282,51 @@ async fn a_full_queue_refuses_at_once() {
     );
 }
 
+#[tokio::test(flavor = "current_thread")]
+async fn a_queue_longer_than_the_wait_limit_refuses_at_once() {
+    let b = Batcher::start(
+        tiny(),
+        BatcherConfig {
+            max_batch: 4,
+            queue_capacity: 64,
+            cache_entries: 0,
+            // Any queue at all is too long: the check, not the model's speed, is under test.
+            max_queue_wait: Duration::from_nanos(1),
+            workers: 1,
+            ..BatcherConfig::default()
+        },
+    )
+    .unwrap();
+    // An empty queue admits, whatever the limit; the call teaches the batcher its time per text.
+    assert_eq!(
+        b.embed(vec!["warm".into()], Role::Query)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let first = b.embed(vec!["one".into(), "two".into()], Role::Query);
+    tokio::pin!(first);
+    // Queued, not yet run (single-threaded runtime): two texts are ahead of the next caller.
+    assert!(tokio::time::timeout(Duration::ZERO, &mut first)
+        .await
+        .is_err());
+    let refused = b.embed(vec!["three".into()], Role::Query).await;
+    assert!(
+        matches!(refused, Err(BatchError::Behind { limit_ms: 0, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(first.await.unwrap().len(), 2);
+    // The queue drained: admitted again.
+    assert_eq!(
+        b.embed(vec!["four".into()], Role::Query)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_texts_come_from_the_cache_with_the_same_vectors() {
     use std::sync::atomic::Ordering::Relaxed;
@@ -285,8 +338,10 @@ async fn repeated_texts_come_from_the_cache_with_the_same_vectors() {
             max_wait: Duration::from_millis(1),
             queue_capacity: 64,
             cache_entries: 16,
+            ..BatcherConfig::default()
         },
-    );
+    )
+    .unwrap();
     let first = b
         .embed(vec!["Мусор".into(), "broken lamp".into()], Role::Query)
         .await

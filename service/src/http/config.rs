@@ -35,9 +35,26 @@ pub struct HttpConfig {
     /// Most texts embedded together in one model call.
     #[arg(long, env = "APPEAL_TRIAGE_BATCH_MAX_SIZE", default_value_t = 32)]
     pub batch_max_size: usize,
-    /// Longest a request waits for others to share its model call, in milliseconds.
-    #[arg(long, env = "APPEAL_TRIAGE_BATCH_MAX_WAIT_MS", default_value_t = 5)]
+    /// Longest a request waits for others to share its model call when no other
+    /// request is queued, in milliseconds. 0 (the default): a model call takes
+    /// what is queued and starts; under load the queue fills while the workers
+    /// compute, so batches grow with the load without anyone waiting on purpose.
+    #[arg(long, env = "APPEAL_TRIAGE_BATCH_MAX_WAIT_MS", default_value_t = 0)]
     pub batch_max_wait_ms: u64,
+    /// Longest a text may be expected to wait for the model, in milliseconds:
+    /// past it a submission is answered 429 `overloaded` with `Retry-After` at
+    /// once (judged from the texts queued and the model's recent time per text).
+    /// 0 turns the check off.
+    #[arg(long, env = "APPEAL_TRIAGE_MAX_QUEUE_WAIT_MS", default_value_t = 250)]
+    pub max_queue_wait_ms: u64,
+    /// Model calls that run at once (default: one per core).
+    #[arg(long, env = "APPEAL_TRIAGE_EMBED_WORKERS", default_value_t = crate::batcher::default_workers())]
+    pub embed_workers: usize,
+    /// A model call of at least this many characters runs on every core; smaller
+    /// ones run one per core, side by side (two one-thread calls embed ~1.4x the
+    /// texts of one two-thread call; a long text finishes soonest on all cores).
+    #[arg(long, env = "APPEAL_TRIAGE_EMBED_WIDE_CHARS", default_value_t = 300)]
+    pub embed_wide_chars: usize,
     /// Most texts waiting for the model; beyond it requests get 429.
     #[arg(long, env = "APPEAL_TRIAGE_BATCH_QUEUE", default_value_t = 1024)]
     pub batch_queue: usize,
@@ -103,7 +120,10 @@ impl Default for HttpConfig {
             rate_limit_per_sec: 50.0,
             rate_limit_burst: 100,
             batch_max_size: 32,
-            batch_max_wait_ms: 5,
+            batch_max_wait_ms: 0,
+            max_queue_wait_ms: 250,
+            embed_workers: crate::batcher::default_workers(),
+            embed_wide_chars: 300,
             batch_queue: 1024,
             embed_cache: 10_000,
             shutdown_grace_secs: 30,
@@ -124,6 +144,9 @@ impl HttpConfig {
             max_wait: Duration::from_millis(self.batch_max_wait_ms),
             queue_capacity: self.batch_queue,
             cache_entries: self.embed_cache,
+            max_queue_wait: Duration::from_millis(self.max_queue_wait_ms),
+            workers: self.embed_workers,
+            wide_chars: self.embed_wide_chars,
         }
     }
 }

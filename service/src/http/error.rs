@@ -177,7 +177,9 @@ impl From<RecordError> for ApiError {
 impl From<BatchError> for ApiError {
     fn from(e: BatchError) -> Self {
         match e {
-            BatchError::Overloaded { .. } => Self::too_many("overloaded", e.to_string(), 1),
+            BatchError::Overloaded { .. } | BatchError::Behind { .. } => {
+                Self::too_many("overloaded", e.to_string(), 1)
+            }
             BatchError::TooMany { .. } => Self::too_large(e.to_string()),
             BatchError::Input(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m),
             BatchError::Failed(m) => Self::internal(m),

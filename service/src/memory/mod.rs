@@ -126,7 +126,7 @@ impl CaseMemory {
         if let Some(b) = self.batcher.get() {
             use crate::batcher::BatchError as B;
             return b.embed(texts, role).await.map_err(|e| match e {
-                B::Overloaded { .. } => MemoryError::Overloaded(e.to_string()),
+                B::Overloaded { .. } | B::Behind { .. } => MemoryError::Overloaded(e.to_string()),
                 B::Input(m) => MemoryError::Rejected(m),
                 B::TooMany { .. } => MemoryError::Rejected(e.to_string()),
                 B::Failed(m) => MemoryError::Embed(m),

@@ -34,7 +34,7 @@ pub async fn start() -> Server {
 pub async fn start_with(config: HttpConfig, adjust: impl FnOnce(&mut EngineConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let engine = triage_tests::tiny_engine_with(dir.path(), adjust).await;
-    let batcher = Batcher::start(engine.memory().embedder().clone(), config.batcher());
+    let batcher = Batcher::start(engine.memory().embedder().clone(), config.batcher()).unwrap();
     engine.memory().use_batcher(batcher.clone());
     let state = AppState::new(engine, config, Some(batcher), dir.path().join("spool")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
