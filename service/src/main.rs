@@ -61,12 +61,12 @@ enum Command {
     /// Manage API keys (created keys are printed once).
     Keys {
         #[command(subcommand)]
-        action: appeal_triage::serve::KeysCommand,
+        action: cli::keys::KeysCommand,
     },
     /// Manage tenants.
     Tenants {
         #[command(subcommand)]
-        action: appeal_triage::serve::TenantsCommand,
+        action: cli::tenants::TenantsCommand,
     },
     /// List, retry or drop index writes set aside as dead letters.
     Outbox {
@@ -173,15 +173,13 @@ fn main() -> anyhow::Result<()> {
         Command::Keys { action } => {
             print!(
                 "{}",
-                tokio::runtime::Runtime::new()?
-                    .block_on(appeal_triage::serve::keys(cfg, action))?
+                tokio::runtime::Runtime::new()?.block_on(cli::keys::run(cfg, action))?
             );
         }
         Command::Tenants { action } => {
             print!(
                 "{}",
-                tokio::runtime::Runtime::new()?
-                    .block_on(appeal_triage::serve::tenants(cfg, action))?
+                tokio::runtime::Runtime::new()?.block_on(cli::tenants::run(cfg, action))?
             );
         }
         Command::Config {

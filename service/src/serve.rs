@@ -1,24 +1,22 @@
-//! The `serve`, `keys` and `tenants` subcommands: run the HTTP service, and
-//! bootstrap tenants and API keys from the command line (a tenant's first
-//! admin key cannot come from the API, which needs a key).
+//! The `serve` subcommand: open the engine, run the HTTP service, drain and
+//! close on SIGTERM / Ctrl-C. (Onboarding from the command line is in
+//! [`crate::onboard`].)
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use tokio::net::TcpListener;
 
-use crate::batcher::Batcher;
 use crate::config::ModelConfig;
-use crate::datadir::{DataDir, DataDirError};
+use crate::datadir::DataDir;
 use crate::engine::{Engine, EngineConfig, EngineError, RoutingConfig};
 use crate::http::{self, AppState, HttpConfig};
 use crate::index::IndexConfig;
-use crate::operator_client::{OperatorClient, RemoteArgs};
-use crate::record::{Jurisdiction, KeyRole, Record, RecordError, Tenant};
+use crate::memory::batcher::Batcher;
+use crate::record::{Record, RecordError};
 
 /// Errors of the serving subcommands.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +43,7 @@ pub enum ServeError {
     Invalid(String),
     /// The embedding batcher could not start.
     #[error(transparent)]
-    Batcher(#[from] crate::batcher::BatchError),
+    Batcher(#[from] crate::memory::batcher::BatchError),
 }
 
 /// Flags of `appeal-triage serve` (each with an `APPEAL_TRIAGE_*` env twin).
@@ -140,185 +138,6 @@ pub async fn open_record(
             let dir = DataDir::open(&model.data_dir)?;
             let record = Record::open(&dir.record_url()).await?;
             Ok((record, Some(dir)))
-        }
-    }
-}
-
-/// `appeal-triage keys ...`.
-#[derive(Debug, Clone, Subcommand)]
-pub enum KeysCommand {
-    /// Creates an API key and prints it once (it is stored hashed).
-    Create {
-        /// Tenant the key acts for.
-        #[arg(long)]
-        tenant: String,
-        /// `portal`, `supervisor` or `admin`.
-        #[arg(long)]
-        role: String,
-        /// Who holds it.
-        #[arg(long)]
-        label: Option<String>,
-        /// System of record URL (default: SQLite in the data directory).
-        #[arg(long, env = "APPEAL_TRIAGE_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-        /// The running service, when it holds the data directory.
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
-    /// Lists a tenant's keys (never their secrets).
-    List {
-        /// Tenant.
-        #[arg(long)]
-        tenant: String,
-        /// System of record URL (default: SQLite in the data directory).
-        #[arg(long, env = "APPEAL_TRIAGE_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-    },
-    /// Revokes a key.
-    Revoke {
-        /// Tenant.
-        #[arg(long)]
-        tenant: String,
-        /// Key id.
-        #[arg(long)]
-        id: String,
-        /// System of record URL (default: SQLite in the data directory).
-        #[arg(long, env = "APPEAL_TRIAGE_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-    },
-}
-
-/// Runs a keys command; returns what to print.
-pub async fn keys(model: &ModelConfig, cmd: KeysCommand) -> Result<String, ServeError> {
-    match cmd {
-        KeysCommand::Create {
-            tenant,
-            role,
-            label,
-            database_url,
-            remote,
-        } => {
-            let role = KeyRole::from_str(&role).map_err(ServeError::Invalid)?;
-            let (id, secret) = match open_record(model, database_url.as_deref()).await {
-                Ok((record, _lock)) => {
-                    let (key, secret) = record
-                        .create_api_key(&tenant, role, label.as_deref(), "cli")
-                        .await?;
-                    record.close().await;
-                    (key.id, secret)
-                }
-                Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
-                    let why = format!("{} is held by a running service", dir.display());
-                    OperatorClient::new(&remote, &why)?
-                        .create_key(&tenant, role, label.as_deref())
-                        .await?
-                }
-                Err(e) => return Err(e),
-            };
-            Ok(format!(
-                "{secret}\n# key id {id} ({role} of tenant {tenant}): shown once, store it now\n"
-            ))
-        }
-        KeysCommand::List {
-            tenant,
-            database_url,
-        } => {
-            let (record, _lock) = open_record(model, database_url.as_deref()).await?;
-            let keys = record.api_keys(&tenant).await?;
-            record.close().await;
-            Ok(keys
-                .iter()
-                .map(|k| serde_json::to_string(k).unwrap_or_default() + "\n")
-                .collect())
-        }
-        KeysCommand::Revoke {
-            tenant,
-            id,
-            database_url,
-        } => {
-            let (record, _lock) = open_record(model, database_url.as_deref()).await?;
-            let done = record.revoke_api_key(&tenant, &id, "cli").await?;
-            record.close().await;
-            if done {
-                Ok(format!("revoked {id}\n"))
-            } else {
-                Err(ServeError::Invalid(format!(
-                    "tenant {tenant} has no active key {id}"
-                )))
-            }
-        }
-    }
-}
-
-/// `appeal-triage tenants ...`.
-#[derive(Debug, Clone, Subcommand)]
-pub enum TenantsCommand {
-    /// Creates or updates a tenant.
-    Put {
-        /// Tenant id (URL-safe).
-        #[arg(long)]
-        id: String,
-        /// Display name.
-        #[arg(long)]
-        name: String,
-        /// Deadline rules: `ua`, `ru` or `kz`.
-        #[arg(long, default_value = "ua")]
-        jurisdiction: String,
-        /// Conformal miscoverage level.
-        #[arg(long, default_value_t = 0.1)]
-        alpha: f64,
-        /// Confidence at or above which appeals are routed without review.
-        #[arg(long, default_value_t = 0.9)]
-        auto_threshold: f64,
-        /// System of record URL (default: SQLite in the data directory).
-        #[arg(long, env = "APPEAL_TRIAGE_DATABASE_URL", hide_env_values = true)]
-        database_url: Option<String>,
-        /// The running service, when it holds the data directory.
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
-}
-
-/// Runs a tenants command; returns what to print.
-pub async fn tenants(model: &ModelConfig, cmd: TenantsCommand) -> Result<String, ServeError> {
-    match cmd {
-        TenantsCommand::Put {
-            id,
-            name,
-            jurisdiction,
-            alpha,
-            auto_threshold,
-            database_url,
-            remote,
-        } => {
-            let jurisdiction =
-                Jurisdiction::from_str(&jurisdiction).map_err(ServeError::Invalid)?;
-            if !(alpha > 0.0 && alpha < 1.0 && (0.0..=1.0).contains(&auto_threshold)) {
-                return Err(ServeError::Invalid(
-                    "alpha must be in (0, 1) and auto-threshold in [0, 1]".into(),
-                ));
-            }
-            let tenant = Tenant {
-                id: id.clone(),
-                name,
-                jurisdiction,
-                alpha,
-                auto_threshold,
-            };
-            match open_record(model, database_url.as_deref()).await {
-                Ok((record, _lock)) => {
-                    record.upsert_tenant(&tenant).await?;
-                    record.close().await;
-                }
-                Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
-                    let why = format!("{} is held by a running service", dir.display());
-                    OperatorClient::new(&remote, &why)?
-                        .put_tenant(&tenant)
-                        .await?;
-                }
-                Err(e) => return Err(e),
-            }
-            Ok(format!("tenant {id} stored\n"))
         }
     }
 }

@@ -111,85 +111,90 @@ async fn keys_authenticate_only_when_valid_and_roles_are_enforced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_creates_tenants_and_prints_a_working_key_once() {
-    use appeal_triage::serve::{keys, tenants, KeysCommand, TenantsCommand};
+    use appeal_triage::onboard::{self, Target};
+    use appeal_triage::record::{Jurisdiction, Tenant};
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("record.db").display());
     let cfg = cli_model_config();
-    let refused = keys(
-        &cfg,
-        KeysCommand::Create {
-            tenant: "city".into(),
-            role: "admin".into(),
-            label: None,
-            database_url: Some(url.clone()),
-            remote: no_service(),
-        },
-    )
-    .await;
+    let to = Target {
+        model: &cfg,
+        database_url: Some(&url),
+    };
+    let refused = onboard::create_key(to, &no_service(), "city", KeyRole::Admin, None).await;
     assert!(
         refused.is_err(),
         "a key of a tenant that does not exist is refused"
     );
-    tenants(
-        &cfg,
-        TenantsCommand::Put {
-            id: "city".into(),
-            name: "City".into(),
-            jurisdiction: "ua".into(),
-            alpha: 0.1,
-            auto_threshold: 0.9,
-            database_url: Some(url.clone()),
-            remote: no_service(),
-        },
-    )
-    .await
-    .unwrap();
-    let out = keys(
-        &cfg,
-        KeysCommand::Create {
-            tenant: "city".into(),
-            role: "supervisor".into(),
-            label: Some("ops".into()),
-            database_url: Some(url.clone()),
-            remote: no_service(),
-        },
-    )
-    .await
-    .unwrap();
-    let secret = out.lines().next().unwrap().to_string();
+    let city = Tenant {
+        id: "city".into(),
+        name: "City".into(),
+        jurisdiction: Jurisdiction::Ua,
+        alpha: 0.1,
+        auto_threshold: 0.9,
+    };
+    // The record's own check, as on the HTTP edges: each bad field is named.
+    for (bad, field) in [
+        (
+            Tenant {
+                id: "Bad Id".into(),
+                ..city.clone()
+            },
+            "id",
+        ),
+        (
+            Tenant {
+                name: " ".into(),
+                ..city.clone()
+            },
+            "name",
+        ),
+        (
+            Tenant {
+                alpha: 1.0,
+                ..city.clone()
+            },
+            "alpha",
+        ),
+        (
+            Tenant {
+                auto_threshold: 1.5,
+                ..city.clone()
+            },
+            "auto_threshold",
+        ),
+    ] {
+        let e = onboard::put_tenant(to, &no_service(), &bad)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(field), "{field}: {e}");
+    }
+    onboard::put_tenant(to, &no_service(), &city).await.unwrap();
+    let created = onboard::create_key(to, &no_service(), "city", KeyRole::Supervisor, Some("ops"))
+        .await
+        .unwrap();
     let record = appeal_triage::record::Record::open(&url).await.unwrap();
     let key = record
-        .authenticate_api_key(&secret)
+        .authenticate_api_key(&created.secret)
         .await
         .unwrap()
         .expect("the printed key works")
         .key;
+    record.close().await;
     assert_eq!(
-        (key.tenant_id.as_str(), key.role),
-        ("city", KeyRole::Supervisor)
+        (key.tenant_id.as_str(), key.role, key.id.as_str()),
+        ("city", KeyRole::Supervisor, created.id.as_str())
     );
-    let listed = keys(
-        &cfg,
-        KeysCommand::List {
-            tenant: "city".into(),
-            database_url: Some(url.clone()),
-        },
-    )
-    .await
-    .unwrap();
-    assert!(listed.contains(&key.id) && !listed.contains(&secret));
-    let bad_role = keys(
-        &cfg,
-        KeysCommand::Create {
-            tenant: "city".into(),
-            role: "root".into(),
-            label: None,
-            database_url: Some(url),
-            remote: no_service(),
-        },
-    )
-    .await;
-    assert!(bad_role.is_err());
+    let listed = onboard::list_keys(to, "city").await.unwrap();
+    assert_eq!(
+        listed.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        [created.id.as_str()]
+    );
+    onboard::revoke_key(to, "city", &created.id).await.unwrap();
+    assert!(
+        onboard::revoke_key(to, "city", &created.id).await.is_err(),
+        "a revoked key cannot be revoked again"
+    );
 }
 
 fn no_service() -> appeal_triage::operator_client::RemoteArgs {
@@ -204,8 +209,9 @@ fn no_service() -> appeal_triage::operator_client::RemoteArgs {
 /// without the operator key they say what is missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_onboards_through_the_operator_api_when_the_directory_is_held() {
+    use appeal_triage::onboard::{self, Target};
     use appeal_triage::operator_client::RemoteArgs;
-    use appeal_triage::serve::{keys, tenants, KeysCommand, TenantsCommand};
+    use appeal_triage::record::{Jurisdiction, Tenant};
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("operator.key");
     std::fs::write(&file, "op-secret-0123456789abcdef0123456789abcdef").unwrap();
@@ -222,25 +228,27 @@ async fn the_cli_onboards_through_the_operator_api_when_the_directory_is_held() 
     let _held = appeal_triage::datadir::DataDir::open(data.path()).unwrap();
     let mut cfg = cli_model_config();
     cfg.data_dir = data.path().to_path_buf();
+    let to = Target {
+        model: &cfg,
+        database_url: None,
+    };
     let remote = RemoteArgs {
         service_url: s.base.clone(),
         operator_key_file: Some(file),
     };
-    let put = |remote: RemoteArgs| TenantsCommand::Put {
+    let hromada = Tenant {
         id: "hromada".into(),
         name: "Hromada".into(),
-        jurisdiction: "ua".into(),
+        jurisdiction: Jurisdiction::Ua,
         alpha: 0.1,
         auto_threshold: 0.9,
-        database_url: None,
-        remote,
     };
-    let refused = tenants(&cfg, put(no_service()))
+    let refused = onboard::put_tenant(to, &no_service(), &hromada)
         .await
         .unwrap_err()
         .to_string();
     assert!(refused.contains("--operator-key-file"), "{refused}");
-    tenants(&cfg, put(remote.clone())).await.unwrap();
+    onboard::put_tenant(to, &remote, &hromada).await.unwrap();
     assert_eq!(
         s.state
             .record
@@ -251,20 +259,10 @@ async fn the_cli_onboards_through_the_operator_api_when_the_directory_is_held() 
             .name,
         "Hromada"
     );
-    let out = keys(
-        &cfg,
-        KeysCommand::Create {
-            tenant: "hromada".into(),
-            role: "admin".into(),
-            label: Some("first".into()),
-            database_url: None,
-            remote,
-        },
-    )
-    .await
-    .unwrap();
-    let secret = out.lines().next().unwrap().to_string();
-    let (st, v) = s.get(&secret, "/v1/keys").await;
+    let key = onboard::create_key(to, &remote, "hromada", KeyRole::Admin, Some("first"))
+        .await
+        .unwrap();
+    let (st, v) = s.get(&key.secret, "/v1/keys").await;
     assert_eq!(st, 200, "the printed key works on the service: {v}");
     s.stop().await;
 }

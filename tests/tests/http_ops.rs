@@ -6,7 +6,7 @@ mod http_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use appeal_triage::batcher::{BatchError, Batcher, BatcherConfig};
+use appeal_triage::memory::batcher::{BatchError, Batcher, BatcherConfig};
 use appeal_triage::record::KeyRole;
 use http_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

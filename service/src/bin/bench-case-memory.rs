@@ -32,11 +32,11 @@ const TENANTS: usize = 20;
 const DISTRICTS: usize = 18;
 const STATUSES: [&str; 3] = ["imported", "decided", "needs_review"];
 
-#[path = "../bench_support.rs"]
+#[path = "common/bench_support.rs"]
 mod bench_support;
 use bench_support::{arg, percentile, rss_mb};
 
-#[path = "../bench_synthetic.rs"]
+#[path = "common/bench_synthetic.rs"]
 mod bench_synthetic;
 use bench_synthetic::{centres, perturbed, Rng, SEED};
 

@@ -24,10 +24,10 @@ use appeal_triage::record::{Jurisdiction, Place, Record, Tenant};
 use triage_domain::RouteInput;
 use triage_models::{Embedder, EmbedderOptions};
 
-#[path = "../bench_support.rs"]
+#[path = "common/bench_support.rs"]
 mod bench_support;
 use bench_support::{arg, percentile, rss_mb};
-#[path = "../bench_synthetic.rs"]
+#[path = "common/bench_synthetic.rs"]
 mod bench_synthetic;
 use bench_synthetic::{centres, perturbed, Rng, SEED};
 

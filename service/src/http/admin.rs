@@ -109,21 +109,15 @@ pub(super) async fn put_tenant(
 ) -> ApiResult<Json<TenantDto>> {
     let id = own_tenant(caller.tenant(), &id)?;
     let jurisdiction = Jurisdiction::from_str(&body.jurisdiction).map_err(ApiError::invalid)?;
-    check_unit("alpha", body.alpha, true)?;
-    check_unit("auto_threshold", body.auto_threshold, false)?;
-    if body.name.trim().is_empty() {
-        return Err(ApiError::invalid("name is empty"));
-    }
-    state
-        .record
-        .upsert_tenant(&Tenant {
-            id: id.to_string(),
-            name: body.name.clone(),
-            jurisdiction,
-            alpha: body.alpha,
-            auto_threshold: body.auto_threshold,
-        })
-        .await?;
+    let tenant = Tenant {
+        id: id.to_string(),
+        name: body.name.clone(),
+        jurisdiction,
+        alpha: body.alpha,
+        auto_threshold: body.auto_threshold,
+    };
+    tenant.check()?;
+    state.record.upsert_tenant(&tenant).await?;
     state
         .record
         .record_event(

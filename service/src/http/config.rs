@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::batcher::BatcherConfig;
+use crate::memory::batcher::BatcherConfig;
 
 /// How the HTTP service listens, limits and batches.
 #[derive(Debug, Clone, Args)]
@@ -48,7 +48,7 @@ pub struct HttpConfig {
     #[arg(long, env = "APPEAL_TRIAGE_MAX_QUEUE_WAIT_MS", default_value_t = 250)]
     pub max_queue_wait_ms: u64,
     /// Model calls that run at once (default: one per core).
-    #[arg(long, env = "APPEAL_TRIAGE_EMBED_WORKERS", default_value_t = crate::batcher::default_workers())]
+    #[arg(long, env = "APPEAL_TRIAGE_EMBED_WORKERS", default_value_t = crate::memory::batcher::default_workers())]
     pub embed_workers: usize,
     /// A model call of at least this many characters runs on every core; smaller
     /// ones run one per core, side by side (two one-thread calls embed ~1.4x the
@@ -122,7 +122,7 @@ impl Default for HttpConfig {
             batch_max_size: 32,
             batch_max_wait_ms: 0,
             max_queue_wait_ms: 250,
-            embed_workers: crate::batcher::default_workers(),
+            embed_workers: crate::memory::batcher::default_workers(),
             embed_wide_chars: 300,
             batch_queue: 1024,
             embed_cache: 10_000,

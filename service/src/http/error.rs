@@ -9,8 +9,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::batcher::BatchError;
 use crate::engine::EngineError;
+use crate::memory::batcher::BatchError;
 use crate::record::RecordError;
 
 /// An HTTP error: status, stable code and a human-readable message.
@@ -171,6 +171,12 @@ impl From<EngineError> for ApiError {
 impl From<RecordError> for ApiError {
     fn from(e: RecordError) -> Self {
         EngineError::from(e).into()
+    }
+}
+
+impl From<crate::record::InvalidTenant> for ApiError {
+    fn from(e: crate::record::InvalidTenant) -> Self {
+        Self::invalid(e.to_string())
     }
 }
 

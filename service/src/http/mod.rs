@@ -33,8 +33,8 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::batcher::Batcher;
 use crate::engine::Engine;
+use crate::memory::batcher::Batcher;
 use crate::record::Record;
 
 pub use config::HttpConfig;

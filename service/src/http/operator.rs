@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::admin::{check_unit, key_dto, NewKeyRequest, NewKeyResponse};
+use super::admin::{key_dto, NewKeyRequest, NewKeyResponse};
 use super::auth::Operator;
 use super::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use super::AppState;
@@ -110,28 +110,6 @@ pub struct TenantUpdate {
     pub suspended: Option<bool>,
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        && id.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "id {id:?}: 1 to 64 of a-z, 0-9, '-', '_', starting with a letter or digit"
-        )))
-    }
-}
-
-fn check_name(name: &str) -> Result<(), ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name: 1 to 200 characters"));
-    }
-    Ok(())
-}
-
 fn jurisdiction(s: &str) -> Result<Jurisdiction, ApiError> {
     Jurisdiction::from_str(s).map_err(|e| ApiError::invalid(format!("jurisdiction: {e}")))
 }
@@ -165,19 +143,14 @@ pub(super) async fn create_tenant(
     _: Operator,
     ApiJson(req): ApiJson<NewTenantRequest>,
 ) -> ApiResult<(StatusCode, Json<NewTenantResponse>)> {
-    check_id(&req.id)?;
-    check_name(&req.name)?;
-    let alpha = req.alpha.unwrap_or(0.1);
-    let auto_threshold = req.auto_threshold.unwrap_or(0.9);
-    check_unit("alpha", alpha, true)?;
-    check_unit("auto_threshold", auto_threshold, false)?;
     let tenant = Tenant {
         id: req.id.clone(),
         name: req.name.trim().to_string(),
         jurisdiction: jurisdiction(req.jurisdiction.as_deref().unwrap_or("ua"))?,
-        alpha,
-        auto_threshold,
+        alpha: req.alpha.unwrap_or(0.1),
+        auto_threshold: req.auto_threshold.unwrap_or(0.9),
     };
+    tenant.check()?;
     if state.record.tenant(&tenant.id).await?.is_some() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -241,20 +214,18 @@ pub(super) async fn update_tenant(
 ) -> ApiResult<Json<OperatorTenantDto>> {
     let mut t = status_of(&state, &id).await?.tenant;
     if let Some(name) = req.name {
-        check_name(&name)?;
         t.name = name.trim().to_string();
     }
     if let Some(j) = req.jurisdiction {
         t.jurisdiction = jurisdiction(&j)?;
     }
     if let Some(a) = req.alpha {
-        check_unit("alpha", a, true)?;
         t.alpha = a;
     }
     if let Some(a) = req.auto_threshold {
-        check_unit("auto_threshold", a, false)?;
         t.auto_threshold = a;
     }
+    t.check()?;
     state.record.upsert_tenant(&t).await?;
     if let Some(suspended) = req.suspended {
         state.record.set_tenant_suspended(&id, suspended).await?;

@@ -7,6 +7,11 @@
 //! after every request that changed the record, and by the background writer,
 //! so a crash between the two stores loses nothing and duplicates nothing
 //! (index writes are idempotent upserts keyed by the appeal id).
+//!
+//! [`batcher`] is the queue in front of the model: the serving path's embed
+//! calls go through it, so concurrent requests share model calls.
+
+pub mod batcher;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -68,7 +73,7 @@ pub struct CaseMemory {
     /// One outbox writer at a time: concurrent drains would embed twice.
     drain_lock: Mutex<()>,
     /// The serving path's dynamic batcher, when one is plugged in (see `use_batcher`).
-    batcher: std::sync::OnceLock<crate::batcher::Batcher>,
+    batcher: std::sync::OnceLock<crate::memory::batcher::Batcher>,
     /// Vectors of appeals just committed whose outbox entries are not applied
     /// yet (see [`CaseMemory::remember_vector`]). Whichever request drains the
     /// outbox applies every pending entry, and takes their vectors from here
@@ -94,7 +99,7 @@ impl CaseMemory {
     /// Routes every later [`CaseMemory::embed`] through `batcher`, so concurrent
     /// requests share model calls and a full queue is refused (429). Set once;
     /// false if a batcher was already set.
-    pub fn use_batcher(&self, batcher: crate::batcher::Batcher) -> bool {
+    pub fn use_batcher(&self, batcher: crate::memory::batcher::Batcher) -> bool {
         self.batcher.set(batcher).is_ok()
     }
 
@@ -124,7 +129,7 @@ impl CaseMemory {
     /// appeals is a symmetric task.
     pub async fn embed(&self, texts: Vec<String>, role: Role) -> Result<Vec<Vec<f32>>> {
         if let Some(b) = self.batcher.get() {
-            use crate::batcher::BatchError as B;
+            use crate::memory::batcher::BatchError as B;
             return b.embed(texts, role).await.map_err(|e| match e {
                 B::Overloaded { .. } | B::Behind { .. } => MemoryError::Overloaded(e.to_string()),
                 B::Input(m) => MemoryError::Rejected(m),

@@ -22,6 +22,54 @@ pub struct Tenant {
     pub auto_threshold: f64,
 }
 
+/// Why a tenant's settings are refused: the field and what it must be.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidTenant {
+    /// The field at fault (`id`, `name`, `alpha`, `auto_threshold`).
+    pub field: &'static str,
+    /// What it must be.
+    pub message: String,
+}
+
+impl Tenant {
+    /// Checks every field, the one rule for every edge (JSON API, operator API,
+    /// command line): an id of 1 to 64 of `a-z 0-9 - _` starting with a letter
+    /// or digit, a name of 1 to 200 characters, `alpha` strictly between 0 and 1,
+    /// `auto_threshold` between 0 and 1.
+    pub fn check(&self) -> Result<(), InvalidTenant> {
+        let bad = |field, message: String| Err(InvalidTenant { field, message });
+        let id = &self.id;
+        let id_ok = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            && id.as_bytes()[0].is_ascii_alphanumeric();
+        if !id_ok {
+            return bad(
+                "id",
+                format!("{id:?}: 1 to 64 of a-z, 0-9, '-', '_', starting with a letter or digit"),
+            );
+        }
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            return bad("name", "1 to 200 characters".into());
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            return bad(
+                "alpha",
+                format!("must be strictly between 0 and 1; got {}", self.alpha),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.auto_threshold) {
+            return bad(
+                "auto_threshold",
+                format!("must be between 0 and 1; got {}", self.auto_threshold),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// A department (organisation, agency) appeals can be routed to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Department {

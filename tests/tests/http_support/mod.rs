@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use appeal_triage::batcher::Batcher;
 use appeal_triage::engine::EngineConfig;
 use appeal_triage::http::{self, AppState, HttpConfig};
+use appeal_triage::memory::batcher::Batcher;
 use appeal_triage::record::{Department, Jurisdiction, KeyRole, Tenant};
 use serde_json::{json, Value};
 

@@ -36,7 +36,7 @@ mod schedule;
 mod summary;
 mod texts;
 
-#[path = "../../bench_support.rs"]
+#[path = "../common/bench_support.rs"]
 #[allow(dead_code)] // shared with the other bench binaries; only `percentile` is used here
 mod bench_support;
 
