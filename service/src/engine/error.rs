@@ -28,9 +28,32 @@ pub enum EngineError {
     /// Too many requests queued for the model: 429.
     #[error("overloaded: {0}")]
     Overloaded(String),
+    /// The system of record failed; kept whole, so the cause is not lost.
+    /// Unreachable: 503 ([`RecordError::is_unavailable`]); otherwise 500.
+    #[error("record: {0}")]
+    Record(#[source] RecordError),
+    /// The vector index failed; kept whole. Unreachable, held elsewhere or
+    /// corrupt (rebuilt by `reindex`): 503; otherwise 500.
+    #[error("index: {0}")]
+    Index(#[source] IndexError),
     /// Anything else: 500.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl EngineError {
+    /// True when the failure is temporary (a store cannot be reached or is
+    /// held elsewhere): the request may succeed later, nothing was half-written.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Record(r) => r.is_unavailable(),
+            Self::Index(i) => {
+                i.is_unavailable() || matches!(i, IndexError::InUse(_) | IndexError::Corrupt { .. })
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<RecordError> for EngineError {
@@ -39,28 +62,14 @@ impl From<RecordError> for EngineError {
             RecordError::UnknownTenant(t) => Self::UnknownTenant(t),
             RecordError::UnknownAppeal(id) => Self::UnknownAppeal(id),
             RecordError::Conflict(m) => Self::Conflict(m),
-            RecordError::Database(db) => match db {
-                sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::Protocol(_) => Self::Unavailable(format!("database: {db}")),
-                other => Self::Internal(format!("database: {other}")),
-            },
-            RecordError::InUse(m) => Self::Unavailable(m),
-            other => Self::Internal(other.to_string()),
+            other => Self::Record(other),
         }
     }
 }
 
 impl From<IndexError> for EngineError {
     fn from(e: IndexError) -> Self {
-        match e {
-            IndexError::Unavailable { .. } | IndexError::InUse(_) | IndexError::Corrupt { .. } => {
-                Self::Unavailable(e.to_string())
-            }
-            other => Self::Internal(other.to_string()),
-        }
+        Self::Index(e)
     }
 }
 

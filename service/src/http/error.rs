@@ -164,8 +164,37 @@ impl From<EngineError> for ApiError {
             },
             EngineError::Overloaded(m) => Self::too_many("overloaded", m, 1),
             EngineError::Internal(m) => Self::internal(m),
+            e @ (EngineError::Record(_) | EngineError::Index(_)) => {
+                let cause = error_chain(&e);
+                if e.is_unavailable() {
+                    Self {
+                        cause: Some(cause),
+                        ..Self::unavailable(
+                            "a store is temporarily unavailable; nothing was written, retry later",
+                        )
+                    }
+                } else {
+                    Self::internal(cause)
+                }
+            }
         }
     }
+}
+
+/// An error and its sources, `outer: inner: ...`, for the log (never the body).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        // thiserror's `{0}` formats often repeat the source's own message.
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
+    }
+    out
 }
 
 impl From<RecordError> for ApiError {
@@ -273,11 +302,39 @@ mod tests {
             (EngineError::Unavailable("db".into()), 503, "unavailable"),
             (EngineError::Overloaded("full".into()), 429, "overloaded"),
             (EngineError::Internal("bug".into()), 500, "internal"),
+            // Store errors keep their source and classify themselves.
+            (
+                RecordError::Database(sqlx::Error::PoolTimedOut).into(),
+                503,
+                "unavailable",
+            ),
+            (
+                RecordError::Database(sqlx::Error::RowNotFound).into(),
+                500,
+                "internal",
+            ),
+            (
+                crate::index::IndexError::InUse("held".into()).into(),
+                503,
+                "unavailable",
+            ),
         ];
         for (e, status, code) in cases {
             let a = ApiError::from(e);
             assert_eq!((a.status.as_u16(), a.code), (status, code));
         }
+        // The cause (for the log, never the body) names the store's own error.
+        let e: EngineError = RecordError::Database(sqlx::Error::PoolTimedOut).into();
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the record error is kept as the source"
+        );
+        let a = ApiError::from(e);
+        assert!(
+            a.cause.as_deref().unwrap_or("").contains("pool timed out"),
+            "{:?}",
+            a.cause
+        );
         let full = ApiError::from(BatchError::Overloaded { capacity: 1 });
         assert_eq!(full.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(full

@@ -64,6 +64,26 @@ pub enum RecordError {
     },
 }
 
+impl RecordError {
+    /// True when the store could not be reached or is held elsewhere: the
+    /// request may succeed later and nothing was half-written (HTTP 503).
+    /// Everything else that is not the caller's fault is a bug (500).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Database(db) => matches!(
+                db,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+            ),
+            Self::InUse(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Result alias of the record.
 pub type Result<T, E = RecordError> = std::result::Result<T, E>;
 

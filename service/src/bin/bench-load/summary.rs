@@ -86,6 +86,9 @@ pub struct Summary {
     pub errors: BTreeMap<String, usize>,
     /// p50, p95, p99 and max latency of the 2xx answers, ms (None without any).
     pub latency_ms: Option<[f64; 4]>,
+    /// p99 latency of the 429 answers, ms (None without any): overload must be
+    /// refused fast, not after a wait.
+    pub refusal_p99_ms: Option<f64>,
 }
 
 impl Summary {
@@ -99,6 +102,7 @@ impl Summary {
             .filter(|o| o.due >= from && o.due < from + span)
             .collect();
         let mut ok_latencies: Vec<Duration> = Vec::with_capacity(measured.len());
+        let mut refusals: Vec<Duration> = Vec::new();
         let mut errors = BTreeMap::new();
         let mut repeats = 0;
         let mut last_end = from + span;
@@ -111,10 +115,17 @@ impl Summary {
                         repeats += 1;
                     }
                 }
-                Some(label) => *errors.entry(label).or_insert(0) += 1,
+                Some(label) => {
+                    if matches!(o.answer, Answer::Status(429, _)) {
+                        refusals.push(o.latency);
+                    }
+                    *errors.entry(label).or_insert(0) += 1
+                }
             }
         }
         ok_latencies.sort_unstable();
+        refusals.sort_unstable();
+        let refusal_p99_ms = (!refusals.is_empty()).then(|| percentile(&refusals, 0.99));
         let latency_ms = (!ok_latencies.is_empty()).then(|| {
             [
                 percentile(&ok_latencies, 0.50),
@@ -132,6 +143,7 @@ impl Summary {
             repeats,
             errors,
             latency_ms,
+            refusal_p99_ms,
         }
     }
 
@@ -140,7 +152,8 @@ impl Summary {
         self.errors.values().sum()
     }
 
-    /// `429 overloaded ×3, timeout ×1`, or `0`.
+    /// `429 overloaded ×3, timeout ×1`, or `0`; the 429s' p99 latency last
+    /// (`429 p99 2.1 ms`).
     pub fn errors_text(&self) -> String {
         if self.errors.is_empty() {
             return "0".into();
@@ -151,6 +164,9 @@ impl Summary {
                 s.push_str(", ");
             }
             let _ = write!(s, "{label} ×{n}");
+        }
+        if let Some(p99) = self.refusal_p99_ms {
+            let _ = write!(s, "; 429 p99 {p99:.1} ms");
         }
         s
     }
@@ -239,7 +255,10 @@ mod tests {
         v.push(ok(500, 5000));
         let s = Summary::of(&v, 100.0, Duration::from_secs(1), Duration::from_secs(1));
         assert_eq!((s.sent, s.ok, s.error_count(), s.repeats), (100, 98, 2, 0));
-        assert_eq!(s.errors_text(), "429 overloaded ×1, timeout ×1");
+        assert_eq!(
+            s.errors_text(),
+            "429 overloaded ×1, timeout ×1; 429 p99 4.0 ms"
+        );
         let [p50, p95, p99, max] = s.latency_ms.unwrap();
         // ok latencies: 1..=100 without 4 and 8 (98 values).
         assert_eq!(max, 100.0);
