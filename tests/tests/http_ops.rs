@@ -162,6 +162,13 @@ async fn shutdown_lets_in_flight_requests_finish_and_refuses_new_ones() {
     assert_eq!(s.state.record.count_appeals("city").await.unwrap(), 1);
 }
 
+/// Polls `f` exactly once without yielding to the runtime; true if it is pending.
+/// (A zero timeout may yield, letting the batcher's worker and the model's
+/// threads finish the call before the check.)
+async fn poll_once<F: std::future::Future>(mut f: std::pin::Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx).is_pending())).await
+}
+
 fn tiny() -> Arc<triage_models::Embedder> {
     Arc::new(triage_tests::tiny_embedder(EmbedderOptions::default()))
 }
@@ -250,9 +257,10 @@ async fn a_full_queue_refuses_at_once() {
     tokio::pin!(first);
     // Poll once: the job is queued and holds the whole capacity; on this
     // single-threaded runtime the worker cannot run before the next call.
-    assert!(tokio::time::timeout(Duration::ZERO, &mut first)
-        .await
-        .is_err());
+    assert!(
+        poll_once(first.as_mut()).await,
+        "still waiting for the model"
+    );
     let refused = b.embed(vec!["four".into()], Role::Query).await;
     assert!(
         matches!(refused, Err(BatchError::Overloaded { capacity: 3 })),
@@ -307,10 +315,12 @@ async fn a_queue_longer_than_the_wait_limit_refuses_at_once() {
     );
     let first = b.embed(vec!["one".into(), "two".into()], Role::Query);
     tokio::pin!(first);
-    // Queued, not yet run (single-threaded runtime): two texts are ahead of the next caller.
-    assert!(tokio::time::timeout(Duration::ZERO, &mut first)
-        .await
-        .is_err());
+    // Polled once, without yielding to the runtime: queued, not yet taken by
+    // the worker (single-threaded runtime), so two texts are ahead of the next caller.
+    assert!(
+        poll_once(first.as_mut()).await,
+        "still waiting for the model"
+    );
     let refused = b.embed(vec!["three".into()], Role::Query).await;
     assert!(
         matches!(refused, Err(BatchError::Behind { limit_ms: 0, .. })),
