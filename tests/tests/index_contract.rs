@@ -219,6 +219,46 @@ async fn contract(index: &dyn VectorIndex, backend: BackendKind) {
     assert_eq!(snap.points, 38 + 20);
     assert_eq!(snap.version, index.version());
     assert_eq!(snap.version - v0, 3, "three writes were acknowledged");
+
+    // Payloads: the order asked, absent ids skipped, no vectors read.
+    let got = index.payloads(vec![45, 9999, 3]).await.unwrap();
+    assert_eq!(
+        got,
+        vec![(45, point(45, "b").payload), (3, point(3, "a").payload)]
+    );
+    assert!(index.payloads(Vec::new()).await.unwrap().is_empty());
+
+    // Set payloads: a decision moves case 3 to another department, status
+    // and district; its vector stays, and every filter sees the new payload.
+    let mut moved = point(3, "a").payload;
+    moved.department = Some("dept-moved".into());
+    moved.status = "needs_review".into();
+    moved.district = Some("district-0".into());
+    index.set_payloads(vec![(3, moved.clone())]).await.unwrap();
+    assert_eq!(index.version() - snap.version, 1, "one more write");
+    assert_eq!(index.payloads(vec![3]).await.unwrap(), vec![(3, moved)]);
+    assert_vectors_close(
+        &index.retrieve(vec![3]).await.unwrap()[0].vector,
+        &vector(3),
+    );
+    let f = CaseFilter {
+        department: Some("dept-moved".into()),
+        district: Some("district-0".into()),
+        statuses: vec!["needs_review".into()],
+        ..CaseFilter::tenant("a")
+    };
+    let hits = index.search(vector(3), f, 5).await.unwrap();
+    assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), vec![3]);
+    assert!(hits[0].score > 0.999, "the same vector: {}", hits[0].score);
+    let old_district = CaseFilter {
+        district: Some("district-1".into()),
+        ..CaseFilter::tenant("a")
+    };
+    let hits = index.search(vector(3), old_district, 50).await.unwrap();
+    assert!(
+        hits.iter().all(|h| h.id != 3),
+        "no longer found under its old district"
+    );
 }
 
 #[tokio::test]

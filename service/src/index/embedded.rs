@@ -12,10 +12,10 @@ use qdrant_edge::external::serde_json;
 use qdrant_edge::{
     Condition, CountRequest, CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeVectorParams,
     FieldCondition, FieldIndexOperations, Filter, IntegerIndexParams, JsonPath, KeywordIndexParams,
-    Match, NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PointId, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record, RetrieveRequest,
-    ScoringQuery, ScrollRequest, SearchParams, UpdateOperation, VectorInternal,
-    VectorStructInternal, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
+    Match, NamedQuery, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PointId,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
+    RetrieveRequest, ScoringQuery, ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation,
+    VectorInternal, VectorStructInternal, WithPayloadInterface, WithVector, DEFAULT_VECTOR_NAME,
 };
 
 use super::{
@@ -269,6 +269,21 @@ fn case_payload(payload: Option<qdrant_edge::Payload>) -> Result<CasePayload> {
     serde_json::from_value(serde_json::Value::Object(map)).map_err(engine)
 }
 
+/// A case's payload as stored: its fields plus [`PLACE_KEY`] when it has a district.
+fn stored_payload(p: &CasePayload) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let mut map = match serde_json::to_value(p).map_err(engine)? {
+        serde_json::Value::Object(map) => map,
+        other => return Err(engine(format!("a payload serialised as {other}"))),
+    };
+    if let Some(d) = &p.district {
+        map.insert(
+            PLACE_KEY.into(),
+            serde_json::Value::String(place_key_value(&p.tenant, d)),
+        );
+    }
+    Ok(map)
+}
+
 /// A stored record back as a [`CasePoint`] (it was asked for with its vector).
 fn case_point(r: Record) -> Result<CasePoint> {
     let vector = match r.vector {
@@ -334,14 +349,8 @@ impl VectorIndex for EmbeddedIndex {
         let structs = points
             .into_iter()
             .map(|p| {
-                let mut payload = serde_json::to_value(&p.payload).map_err(engine)?;
-                if let (Some(d), Some(map)) = (&p.payload.district, payload.as_object_mut()) {
-                    map.insert(
-                        PLACE_KEY.into(),
-                        serde_json::Value::String(place_key_value(&p.payload.tenant, d)),
-                    );
-                }
-                Ok(PointStruct::new(p.id, p.vector, payload).into())
+                let payload = stored_payload(&p.payload)?;
+                Ok(PointStruct::new(p.id, p.vector, serde_json::Value::Object(payload)).into())
             })
             .collect::<Result<Vec<_>>>()?;
         self.blocking(move |s| {
@@ -466,6 +475,54 @@ impl VectorIndex for EmbeddedIndex {
             })
             .await?;
         records.into_iter().map(case_point).collect()
+    }
+
+    async fn payloads(&self, ids: Vec<u64>) -> Result<Vec<(u64, CasePayload)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records = self
+            .blocking(move |s| {
+                s.retrieve(RetrieveRequest {
+                    point_ids: ids.into_iter().map(PointId::NumId).collect(),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: Some(WithVector::Bool(false)),
+                })
+                .map_err(engine)
+            })
+            .await?;
+        records
+            .into_iter()
+            .map(|r| Ok((num_id(r.id)?, case_payload(r.payload)?)))
+            .collect()
+    }
+
+    async fn set_payloads(&self, items: Vec<(u64, CasePayload)>) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let ops = items
+            .iter()
+            .map(|(id, p)| {
+                Ok(UpdateOperation::PayloadOperation(
+                    PayloadOps::OverwritePayload(SetPayloadOp {
+                        payload: Payload(stored_payload(p)?),
+                        points: Some(vec![PointId::NumId(*id)]),
+                        filter: None,
+                        key: None,
+                    }),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.blocking(move |s| {
+            for op in ops {
+                s.update(op).map_err(engine)?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn snapshot(&self) -> Result<IndexSnapshot> {

@@ -231,6 +231,12 @@ pub trait VectorIndex: Send + Sync {
     /// The points with these ids, vectors included, in the order asked; absent
     /// ids are skipped.
     async fn retrieve(&self, ids: Vec<u64>) -> Result<Vec<CasePoint>>;
+    /// The payloads of the points with these ids, without their vectors, in
+    /// the order asked; absent ids are skipped. (A decision changes a case's
+    /// payload only: reading the vector back to write it again was waste.)
+    async fn payloads(&self, ids: Vec<u64>) -> Result<Vec<(u64, CasePayload)>>;
+    /// Replaces the payloads of existing points, their vectors untouched.
+    async fn set_payloads(&self, items: Vec<(u64, CasePayload)>) -> Result<()>;
     /// A point-in-time stamp of the index (see [`IndexSnapshot`]).
     async fn snapshot(&self) -> Result<IndexSnapshot>;
     /// Makes every acknowledged write durable.

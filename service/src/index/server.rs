@@ -23,8 +23,8 @@ use qdrant_client::qdrant::{
     CollectionExistsRequest, CountPoints, CreateCollection, CreateFieldIndexCollection,
     DeletePoints, DenseVector, Distance, FieldType, GetCollectionInfoRequest, GetPoints,
     IntegerIndexParams, KeywordIndexParams, PayloadIndexParams, PointStruct, PointsIdsList,
-    PointsSelector, Query, QueryPoints, ScrollPoints, SearchParams, UpsertPoints, VectorInput,
-    VectorParams, Vectors, VectorsConfig, WithPayloadSelector, WithVectorsSelector,
+    PointsSelector, Query, QueryPoints, ScrollPoints, SearchParams, SetPayloadPoints, UpsertPoints,
+    VectorInput, VectorParams, Vectors, VectorsConfig, WithPayloadSelector, WithVectorsSelector,
     WriteOrderingType,
 };
 use tonic::codegen::InterceptedService;
@@ -34,8 +34,8 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Status};
 
 use super::{
-    BackendKind, CaseFilter, CasePoint, Hit, IndexError, IndexSnapshot, Result, ScrollPage,
-    VectorIndex, KEYWORD_FIELDS, SEARCH_EF,
+    BackendKind, CaseFilter, CasePayload, CasePoint, Hit, IndexError, IndexSnapshot, Result,
+    ScrollPage, VectorIndex, KEYWORD_FIELDS, SEARCH_EF,
 };
 
 /// How strongly a write is ordered across replicas (Qdrant's `WriteOrdering`).
@@ -534,6 +534,59 @@ impl VectorIndex for QdrantServerIndex {
             async move { c.delete(req).await }
         })
         .await?;
+        self.bump();
+        Ok(())
+    }
+
+    async fn payloads(&self, ids: Vec<u64>) -> Result<Vec<(u64, CasePayload)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let req = GetPoints {
+            collection_name: self.name(),
+            ids: ids.iter().copied().map(wire::point_id).collect(),
+            with_payload: with_payload(),
+            with_vectors: with_vectors(false),
+            ..Default::default()
+        };
+        let res = self
+            .call("get payloads", || {
+                let mut c = self.points.clone();
+                let req = req.clone();
+                async move { c.get(req).await }
+            })
+            .await?;
+        let mut by_id = std::collections::HashMap::new();
+        for p in res.result {
+            by_id.insert(wire::num_id(p.id)?, wire::from_payload(p.payload)?);
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| by_id.remove(id).map(|p| (*id, p)))
+            .collect())
+    }
+
+    async fn set_payloads(&self, items: Vec<(u64, CasePayload)>) -> Result<()> {
+        for (id, payload) in items {
+            let req = SetPayloadPoints {
+                collection_name: self.name(),
+                wait: Some(true),
+                payload: wire::to_payload(&payload)?,
+                points_selector: Some(PointsSelector {
+                    points_selector_one_of: Some(PointsSelectorOneOf::Points(PointsIdsList {
+                        ids: vec![wire::point_id(id)],
+                    })),
+                }),
+                ordering: Some(self.cfg.write_ordering.wire()),
+                ..Default::default()
+            };
+            self.call("overwrite payload", || {
+                let mut c = self.points.clone();
+                let req = req.clone();
+                async move { c.overwrite_payload(req).await }
+            })
+            .await?;
+        }
         self.bump();
         Ok(())
     }

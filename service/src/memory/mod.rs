@@ -195,8 +195,9 @@ impl CaseMemory {
     /// Applies every pending outbox entry to the index; returns how many were applied.
     ///
     /// Vectors come from [`CaseMemory::remember_vector`] (the request path
-    /// embeds an appeal once to route it), else from the index when only the
-    /// payload changed, else the redacted text is embedded.
+    /// embeds an appeal once to route it); a case the index already holds with
+    /// this model's vector gets its payload replaced, vector untouched; else
+    /// the redacted text is embedded.
     pub async fn drain_outbox(&self) -> Result<usize> {
         let _guard = self.drain_lock.lock().await;
         let mut applied = 0;
@@ -215,8 +216,10 @@ impl CaseMemory {
                 .filter(|id| !present.contains_key(id))
                 .map(|&id| id as u64)
                 .collect();
-            // Vectors: remembered from the request that committed the appeal,
-            // else already in the index, else embed.
+            // Vectors: remembered from the request that committed the appeal;
+            // else, when the index already holds the case with this model's
+            // vector, only its payload is replaced (a decision changes the
+            // status and department, never the text); else embed.
             let mut vectors: HashMap<i64, Vec<f32>> = HashMap::new();
             self.take_fresh(&ids, &mut vectors);
             let mut missing: Vec<i64> = present
@@ -224,17 +227,20 @@ impl CaseMemory {
                 .filter(|id| !vectors.contains_key(id))
                 .copied()
                 .collect();
+            let mut payload_only: Vec<(u64, CasePayload)> = Vec::new();
             if !missing.is_empty() {
                 let stored = self
                     .index
-                    .retrieve(missing.iter().map(|&id| id as u64).collect())
+                    .payloads(missing.iter().map(|&id| id as u64).collect())
                     .await?;
-                for p in stored {
-                    if p.payload.model == self.fingerprint {
-                        vectors.insert(p.id as i64, p.vector);
+                for (id, payload) in stored {
+                    if payload.model == self.fingerprint {
+                        payload_only.push((id, self.payload_of(&present[&(id as i64)])));
                     }
                 }
-                missing.retain(|id| !vectors.contains_key(id));
+                let done: std::collections::HashSet<i64> =
+                    payload_only.iter().map(|(id, _)| *id as i64).collect();
+                missing.retain(|id| !done.contains(id));
             }
             if !missing.is_empty() {
                 missing.sort_unstable();
@@ -275,6 +281,10 @@ impl CaseMemory {
             points.sort_by_key(|p| p.id);
             if !points.is_empty() {
                 self.index.upsert(points).await?;
+            }
+            if !payload_only.is_empty() {
+                payload_only.sort_by_key(|(id, _)| *id);
+                self.index.set_payloads(payload_only).await?;
             }
             if !gone.is_empty() {
                 self.index.delete(gone).await?;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use qdrant_client::qdrant::{self as q, payload_index_params::IndexParams, points_server::Points};
 use qdrant_edge::{
     CountRequest, CreateIndex, FieldIndexOperations, IntegerIndexParams, KeywordIndexParams,
-    NamedQuery, PayloadFieldSchema, PayloadSchemaParams, PayloadSchemaType, PointInsertOperations,
-    PointOperations, PointStruct, QueryEnum, QueryRequest, RetrieveRequest, ScoringQuery,
-    ScrollRequest, SearchParams, UpdateOperation, WithPayloadInterface, WithVector,
+    NamedQuery, Payload, PayloadFieldSchema, PayloadOps, PayloadSchemaParams, PayloadSchemaType,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, RetrieveRequest,
+    ScoringQuery, ScrollRequest, SearchParams, SetPayloadOp, UpdateOperation, WithPayloadInterface,
+    WithVector,
 };
 use tonic::{Request, Response, Status};
 
@@ -136,6 +137,38 @@ grpc_service! {
                     .map_err(convert::status)
             })
             .await?;
+            Ok(done())
+        }
+
+        async fn overwrite_payload(
+            &self,
+            request: Request<q::SetPayloadPoints>,
+        ) -> Result<Response<q::PointsOperationResponse>, Status> {
+            self.0.enter()?;
+            let req = request.into_inner();
+            if req.key.is_some() {
+                return Err(Status::unimplemented("overwriting a payload key"));
+            }
+            let c = self.0.collection(&req.collection_name)?;
+            let points = match req.points_selector.and_then(|p| p.points_selector_one_of) {
+                Some(q::points_selector::PointsSelectorOneOf::Points(ids)) => ids
+                    .ids
+                    .into_iter()
+                    .map(|id| convert::id_in(Some(id)))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(Status::unimplemented("overwrite_payload by filter")),
+            };
+            let payload = match convert::payload_in(req.payload) {
+                serde_json::Value::Object(map) => Payload(map),
+                _ => return Err(Status::invalid_argument("payload is not an object")),
+            };
+            let op = UpdateOperation::PayloadOperation(PayloadOps::OverwritePayload(SetPayloadOp {
+                payload,
+                points: Some(points),
+                filter: None,
+                key: None,
+            }));
+            blocking(move || c.shard.update(op).map_err(convert::status)).await?;
             Ok(done())
         }
 
@@ -296,7 +329,6 @@ grpc_service! {
         update_vectors(UpdatePointVectors) -> PointsOperationResponse;
         delete_vectors(DeletePointVectors) -> PointsOperationResponse;
         set_payload(SetPayloadPoints) -> PointsOperationResponse;
-        overwrite_payload(SetPayloadPoints) -> PointsOperationResponse;
         delete_payload(DeletePayloadPoints) -> PointsOperationResponse;
         clear_payload(ClearPayloadPoints) -> PointsOperationResponse;
         delete_field_index(DeleteFieldIndexCollection) -> PointsOperationResponse;
