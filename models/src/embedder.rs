@@ -154,9 +154,21 @@ impl Embedder {
     /// left is [`ModelError::EmptyText`]. Texts longer than the model's positions
     /// are embedded in overlapping windows whose vectors are averaged.
     pub fn embed(&self, texts: &[&str], role: Role) -> Result<Vec<Vec<f32>>> {
+        self.embed_timed(texts, role).map(|(v, _)| v)
+    }
+
+    /// [`Embedder::embed`], also saying how long tokenising took (the rest of
+    /// the call is the encoder), for the serving path's per-stage metrics.
+    pub fn embed_timed(
+        &self,
+        texts: &[&str],
+        role: Role,
+    ) -> Result<(Vec<Vec<f32>>, std::time::Duration)> {
+        let started = std::time::Instant::now();
         let cleaned = self.validate(texts)?;
         let refs: Vec<&str> = cleaned.iter().map(String::as_str).collect();
         let windows = self.tokenizer.windows(&refs, role)?;
+        let tokenize = started.elapsed();
         let h = self.dim();
         let mut sums = vec![vec![0f32; h]; texts.len()];
         let mut counts = vec![0usize; texts.len()];
@@ -193,7 +205,7 @@ impl Embedder {
             v.iter_mut().for_each(|x| *x /= n);
             l2_normalize(v);
         }
-        Ok(sums)
+        Ok((sums, tokenize))
     }
 
     /// Number of tokens each text becomes (all windows, special tokens included).

@@ -136,6 +136,8 @@ pub enum Stage {
     QueueWait,
     /// The model call (tokenise + forward) for one batch.
     Embed,
+    /// The tokenising part of [`Stage::Embed`].
+    Tokenize,
     /// Nearest past cases over the whole tenant.
     SearchGlobal,
     /// Nearest past cases in the appeal's district.
@@ -162,6 +164,7 @@ impl Stage {
         match self {
             Stage::QueueWait => "queue_wait",
             Stage::Embed => "embed",
+            Stage::Tokenize => "tokenize",
             Stage::SearchGlobal => "search_global",
             Stage::SearchDistrict => "search_district",
             Stage::SearchPlace => "search_place",

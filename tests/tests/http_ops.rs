@@ -61,6 +61,7 @@ async fn probes_metrics_and_openapi() {
         "triage_embed_batch_size_bucket{le=\"+Inf\"}",
         "triage_stage_duration_seconds_count{stage=\"queue_wait\"}",
         "triage_stage_duration_seconds_count{stage=\"embed\"}",
+        "triage_stage_duration_seconds_count{stage=\"tokenize\"}",
         "triage_stage_duration_seconds_count{stage=\"search_global\"}",
         "triage_stage_duration_seconds_count{stage=\"score\"}",
         "triage_stage_duration_seconds_count{stage=\"commit\"}",

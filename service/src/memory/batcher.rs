@@ -526,8 +526,14 @@ async fn embed_blocking(
     let (tx, rx) = oneshot::channel();
     pool.spawn(move || {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let out =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| embedder.embed(&refs, role)));
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            embedder
+                .embed_timed(&refs, role)
+                .map(|(vectors, tokenize)| {
+                    m::observe_stage(m::Stage::Tokenize, tokenize);
+                    vectors
+                })
+        }));
         drop(hold);
         let _ = tx.send(out);
     });
