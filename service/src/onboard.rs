@@ -9,9 +9,9 @@
 //! ([`Tenant::check`]), the same rule the HTTP edges apply.
 
 use crate::config::ModelConfig;
-use crate::datadir::DataDirError;
+use crate::datadir::{DataDir, DataDirError};
 use crate::operator_client::{OperatorClient, RemoteArgs};
-use crate::record::{ApiKey, KeyRole, Tenant};
+use crate::record::{ApiKey, KeyRole, Record, Tenant};
 use crate::serve::{open_record, ServeError};
 
 /// Where the record is: which URL (default: SQLite in the data directory).
@@ -32,6 +32,29 @@ pub struct NewKey {
     pub secret: String,
 }
 
+/// Where a write goes: the record itself, or the running service holding it.
+enum Store {
+    /// The record, opened here (and the data directory's lock, if any).
+    Local(Record, Option<DataDir>),
+    /// The running service's operator API.
+    Remote(OperatorClient),
+}
+
+impl Store {
+    /// The record when nothing holds the data directory, else the service
+    /// holding it (which needs `remote`'s operator key).
+    async fn open(to: Target<'_>, remote: &RemoteArgs) -> Result<Self, ServeError> {
+        match open_record(to.model, to.database_url).await {
+            Ok((record, lock)) => Ok(Self::Local(record, lock)),
+            Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
+                let why = format!("{} is held by a running service", dir.display());
+                Ok(Self::Remote(OperatorClient::new(remote, &why)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Creates or updates a tenant, after checking it.
 /// `remote` is the running service to ask when it holds the data directory.
 pub async fn put_tenant(
@@ -42,17 +65,13 @@ pub async fn put_tenant(
     tenant
         .check()
         .map_err(|e| ServeError::Invalid(e.to_string()))?;
-    match open_record(to.model, to.database_url).await {
-        Ok((record, _lock)) => {
-            record.upsert_tenant(tenant).await?;
+    match Store::open(to, remote).await? {
+        Store::Local(record, _lock) => {
+            let stored = record.upsert_tenant(tenant).await;
             record.close().await;
-            Ok(())
+            Ok(stored?)
         }
-        Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
-            let why = format!("{} is held by a running service", dir.display());
-            OperatorClient::new(remote, &why)?.put_tenant(tenant).await
-        }
-        Err(e) => Err(e),
+        Store::Remote(service) => service.put_tenant(tenant).await,
     }
 }
 
@@ -64,21 +83,17 @@ pub async fn create_key(
     role: KeyRole,
     label: Option<&str>,
 ) -> Result<NewKey, ServeError> {
-    match open_record(to.model, to.database_url).await {
-        Ok((record, _lock)) => {
+    match Store::open(to, remote).await? {
+        Store::Local(record, _lock) => {
             let created = record.create_api_key(tenant, role, label, "cli").await;
             record.close().await;
             let (key, secret) = created?;
             Ok(NewKey { id: key.id, secret })
         }
-        Err(ServeError::DataDir(DataDirError::InUse(dir))) => {
-            let why = format!("{} is held by a running service", dir.display());
-            let (id, secret) = OperatorClient::new(remote, &why)?
-                .create_key(tenant, role, label)
-                .await?;
+        Store::Remote(service) => {
+            let (id, secret) = service.create_key(tenant, role, label).await?;
             Ok(NewKey { id, secret })
         }
-        Err(e) => Err(e),
     }
 }
 
