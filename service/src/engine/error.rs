@@ -48,9 +48,7 @@ impl EngineError {
         match self {
             Self::Unavailable(_) => true,
             Self::Record(r) => r.is_unavailable(),
-            Self::Index(i) => {
-                i.is_unavailable() || matches!(i, IndexError::InUse(_) | IndexError::Corrupt { .. })
-            }
+            Self::Index(i) => i.is_unavailable(),
             _ => false,
         }
     }

@@ -107,6 +107,16 @@ impl ApiError {
         }
     }
 
+    /// 503 for a store that cannot serve for now; `cause` goes to the log only.
+    fn store_unavailable(cause: String) -> Self {
+        Self {
+            cause: Some(cause),
+            ..Self::unavailable(
+                "a store is temporarily unavailable; nothing was written, retry later",
+            )
+        }
+    }
+
     /// 500: a bug or an unexpected failure; the details go to the log only
     /// (logged once by the middleware, with the request id).
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -156,23 +166,13 @@ impl From<EngineError> for ApiError {
                 format!("unknown department {d:?}"),
             ),
             EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            EngineError::Unavailable(m) => Self {
-                cause: Some(m),
-                ..Self::unavailable(
-                    "a store is temporarily unavailable; nothing was written, retry later",
-                )
-            },
+            EngineError::Unavailable(m) => Self::store_unavailable(m),
             EngineError::Overloaded(m) => Self::too_many("overloaded", m, 1),
             EngineError::Internal(m) => Self::internal(m),
             e @ (EngineError::Record(_) | EngineError::Index(_)) => {
                 let cause = error_chain(&e);
                 if e.is_unavailable() {
-                    Self {
-                        cause: Some(cause),
-                        ..Self::unavailable(
-                            "a store is temporarily unavailable; nothing was written, retry later",
-                        )
-                    }
+                    Self::store_unavailable(cause)
                 } else {
                     Self::internal(cause)
                 }

@@ -69,10 +69,15 @@ pub enum IndexError {
 }
 
 impl IndexError {
-    /// True when the failure is temporary and the request may succeed later
-    /// (the HTTP layer maps it to 503 Service Unavailable).
+    /// True when the index cannot serve for now and the request may succeed
+    /// later: the server is unreachable, the directory is held by another
+    /// process, or the files need `reindex` (the HTTP layer maps it to 503
+    /// Service Unavailable; nothing was half-written).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, IndexError::Unavailable { .. })
+        matches!(
+            self,
+            IndexError::Unavailable { .. } | IndexError::InUse(_) | IndexError::Corrupt { .. }
+        )
     }
 }
 
