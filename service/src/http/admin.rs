@@ -116,7 +116,7 @@ pub(super) async fn put_tenant(
         alpha: body.alpha,
         auto_threshold: body.auto_threshold,
     };
-    tenant.check()?;
+    tenant.check_settings()?;
     state.record.upsert_tenant(&tenant).await?;
     state
         .record

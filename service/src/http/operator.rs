@@ -225,7 +225,7 @@ pub(super) async fn update_tenant(
     if let Some(a) = req.auto_threshold {
         t.auto_threshold = a;
     }
-    t.check()?;
+    t.check_settings()?;
     state.record.upsert_tenant(&t).await?;
     if let Some(suspended) = req.suspended {
         state.record.set_tenant_suspended(&id, suspended).await?;

@@ -33,12 +33,12 @@ pub struct InvalidTenant {
 }
 
 impl Tenant {
-    /// Checks every field, the one rule for every edge (JSON API, operator API,
-    /// command line): an id of 1 to 64 of `a-z 0-9 - _` starting with a letter
-    /// or digit, a name of 1 to 200 characters, `alpha` strictly between 0 and 1,
-    /// `auto_threshold` between 0 and 1.
+    /// Checks every field of a tenant being created, the one rule for every
+    /// edge (JSON API, operator API, command line): an id of 1 to 64 of
+    /// `a-z 0-9 - _` starting with a letter or digit, then
+    /// [`Tenant::check_settings`]: a name of 1 to 200 characters, `alpha`
+    /// strictly between 0 and 1, `auto_threshold` between 0 and 1.
     pub fn check(&self) -> Result<(), InvalidTenant> {
-        let bad = |field, message: String| Err(InvalidTenant { field, message });
         let id = &self.id;
         let id_ok = (1..=64).contains(&id.len())
             && id
@@ -46,11 +46,20 @@ impl Tenant {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
             && id.as_bytes()[0].is_ascii_alphanumeric();
         if !id_ok {
-            return bad(
-                "id",
-                format!("{id:?}: 1 to 64 of a-z, 0-9, '-', '_', starting with a letter or digit"),
-            );
+            return Err(InvalidTenant {
+                field: "id",
+                message: format!(
+                    "{id:?}: 1 to 64 of a-z, 0-9, '-', '_', starting with a letter or digit"
+                ),
+            });
         }
+        self.check_settings()
+    }
+
+    /// [`Tenant::check`] without the id: for a change to a tenant that already
+    /// exists, whose id was judged when it was created.
+    pub fn check_settings(&self) -> Result<(), InvalidTenant> {
+        let bad = |field, message: String| Err(InvalidTenant { field, message });
         if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             return bad("name", "1 to 200 characters".into());
         }
