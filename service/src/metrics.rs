@@ -45,7 +45,7 @@ pub const DECISIONS: &str = "triage_decisions_total";
 pub const STAGE_DURATION: &str = "triage_stage_duration_seconds";
 /// Texts waiting for or in the model.
 pub const EMBED_QUEUE_DEPTH: &str = "triage_embed_queue_depth";
-/// Embedding calls refused because the queue was full.
+/// Embedding calls refused because the queue was full or too long to wait in.
 pub const EMBED_REJECTED: &str = "triage_embed_rejected_total";
 /// Texts whose vector came from the cache.
 pub const EMBED_CACHE_HITS: &str = "triage_embed_cache_hits_total";
@@ -109,7 +109,7 @@ fn describe() {
     describe_gauge!(EMBED_QUEUE_DEPTH, "Texts waiting for or in the model.");
     describe_counter!(
         EMBED_REJECTED,
-        "Embedding calls refused because the queue was full."
+        "Embedding calls refused because the queue was full or too long to wait in."
     );
     describe_counter!(EMBED_CACHE_HITS, "Texts whose vector came from the cache.");
     describe_histogram!(EMBED_BATCH_SIZE, "Texts per model call.");

@@ -128,7 +128,7 @@ pub struct BatcherStats {
     pub batches: AtomicU64,
     /// Texts embedded.
     pub texts: AtomicU64,
-    /// Calls refused because the queue was full.
+    /// Calls refused because the queue was full or its expected wait too long.
     pub rejected: AtomicU64,
     /// Texts answered from the cache of recent vectors, without the model.
     pub cache_hits: AtomicU64,
