@@ -288,6 +288,9 @@ impl Router for EngineRouter {
 
     fn info(&self) -> serde_json::Value {
         let state = self.runtime.block_on(self.engine.state(TENANT)).ok();
+        let recent = state
+            .as_ref()
+            .and_then(|s| s.recent.read().ok().map(|r| (r.live(), r.active())));
         let model = state.map(|s| s.model());
         serde_json::json!({
             "model_fingerprint": self.engine.memory().fingerprint(),
@@ -296,6 +299,8 @@ impl Router for EngineRouter {
             "temperature": model.as_ref().map(|m| m.calibration.temperature),
             "conformal_q": model.as_ref().and_then(|m| m.calibration.conformal_q),
             "feedback": self.opts.feedback,
+            "recent_outcomes_live": recent.map(|r| r.0),
+            "recent_outcomes_active": recent.map(|r| r.1),
             "refused": self.refused,
             "refused_examples": self.refused_examples,
         })

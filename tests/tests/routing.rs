@@ -792,3 +792,61 @@ async fn a_successor_department_is_noticed_from_its_first_decisions() {
     );
     assert_eq!(activity(&off), None, "off: not in the evidence");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_wrong_suggestions_lower_the_confidence_shown_and_stop_auto_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    let window = |c: &mut appeal_triage::engine::EngineConfig| {
+        c.routing.recent_outcomes = 50;
+        c.routing.recent_outcomes_min = 10;
+    };
+    let engine = tiny_engine_with(dir.path(), window).await;
+    tenant(&engine, "city").await;
+    let mut cases = Vec::new();
+    for t in ROADS {
+        cases.push((t, "roads", "North"));
+    }
+    for t in WATER {
+        cases.push((t, "water", "North"));
+    }
+    history(&engine, "city", &cases).await;
+    // Supervisors overrule ten suggestions in a row.
+    for i in 0..10 {
+        let text = format!("{} (appeal {i})", ROADS[i % ROADS.len()]);
+        let s = engine
+            .submit("city", appeal(&text, "North"), "portal")
+            .await
+            .unwrap();
+        assert_eq!(s.decision.model.fitted_confidence, None, "not yet: {i}");
+        let wrong = if s.decision.department.as_deref() == Some("roads") {
+            "water"
+        } else {
+            "roads"
+        };
+        engine
+            .decide("city", s.appeal_id, wrong, None, "supervisor")
+            .await
+            .unwrap();
+    }
+    let state = engine.state("city").await.unwrap();
+    assert!(state.recent.read().unwrap().active());
+    // The next appeal is told how often such suggestions were right lately.
+    let d = engine
+        .preview("city", &appeal(WATER[2], "North"))
+        .await
+        .unwrap();
+    let fitted = d.model.fitted_confidence.expect("recent outcomes apply");
+    assert!(d.confidence < fitted, "{} vs {fitted}", d.confidence);
+    assert!(d.confidence < 0.5, "{}", d.confidence);
+    assert_eq!(d.alternatives[0].probability, d.confidence);
+    assert_eq!(d.decision, Outcome::NeedsReview);
+    // Recent outcomes live in memory: a restart starts from the fitted calibration.
+    drop(state);
+    drop(engine);
+    let engine = tiny_engine_with(dir.path(), window).await;
+    let d = engine
+        .preview("city", &appeal(WATER[2], "North"))
+        .await
+        .unwrap();
+    assert_eq!(d.model.fitted_confidence, None);
+}

@@ -129,6 +129,12 @@ pub struct ModelStamp {
     pub case_memory_version: u64,
     /// Version of the fitted routing head and calibration.
     pub head_version: u64,
+    /// The confidence the fitted calibration gave, before the latest
+    /// confirmed outcomes reshaped it into `confidence` (absent when they
+    /// did not apply); what the tenant's recent outcomes learn from when
+    /// this appeal is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_confidence: Option<f64>,
 }
 
 /// The routing decision returned for every appeal.

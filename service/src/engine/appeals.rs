@@ -312,6 +312,10 @@ impl Engine {
             let covered = s.prediction_set.iter().any(|d| d == department);
             let alpha = state.model().calibration.alpha;
             state.observe_coverage(covered, alpha, self.routing.conformal_gamma);
+            if s.department.is_some() {
+                let fitted = s.model.fitted_confidence.unwrap_or(s.confidence);
+                state.observe_outcome(fitted, suggested.as_deref() == Some(department));
+            }
         }
         self.maybe_refit(tenant, &state);
         self.view(tenant, after).await

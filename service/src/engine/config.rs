@@ -169,6 +169,26 @@ pub struct RoutingConfig {
         global = true
     )]
     pub calibration_gap_days: u32,
+    /// Recent confirmed outcomes that reshape the confidence shown and move
+    /// the learned auto-routing threshold between refits (the window starts
+    /// with the calibration cases'); 0: the fitted calibration alone
+    /// (docs/routing.md).
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_RECENT_OUTCOMES",
+        default_value_t = 4000,
+        global = true
+    )]
+    pub recent_outcomes: usize,
+    /// Confirmations after a start before recent outcomes take over from the
+    /// fitted calibration.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_RECENT_OUTCOMES_MIN",
+        default_value_t = 200,
+        global = true
+    )]
+    pub recent_outcomes_min: usize,
 }
 
 impl Default for RoutingConfig {
@@ -192,6 +212,8 @@ impl Default for RoutingConfig {
             conformal_gamma: 0.005,
             calibrate_stale: true,
             calibration_gap_days: 0,
+            recent_outcomes: 4000,
+            recent_outcomes_min: 200,
         }
     }
 }

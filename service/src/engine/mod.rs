@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use triage_domain::routing::{weights, Calibration, Scorer, WeightFitOptions};
+use triage_domain::routing::{weights, Calibration, RecentOutcomes, Scorer, WeightFitOptions};
 use triage_domain::{Place, RouteInput, RoutingDecision};
 use triage_models::Embedder;
 
@@ -285,7 +285,12 @@ impl Engine {
         {
             return Ok(s);
         }
-        let fresh = Arc::new(state::load(&self.memory, tenant).await?);
+        let recent = RecentOutcomes::new(
+            self.routing.recent_outcomes,
+            self.routing.recent_outcomes_min,
+            self.routing.target_precision,
+        );
+        let fresh = Arc::new(state::load(&self.memory, tenant, recent).await?);
         let mut map = self
             .tenants
             .write()
@@ -409,7 +414,7 @@ impl Engine {
             .record()
             .save_routing_model(&t.id, version, &body)
             .await?;
-        *state.model.write().expect("model lock") = model.clone();
+        state.install(model.clone());
         let detail = serde_json::json!({
             "version": version,
             "cases": n,

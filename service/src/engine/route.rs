@@ -125,15 +125,6 @@ impl Engine {
                 roles: &model.roles,
             })
         };
-        let policy = Policy {
-            calibration: &model.calibration,
-            conformal_level: state.conformal_level(&model.calibration),
-            weights: &weights,
-            tenant_threshold: tenant.auto_threshold,
-            language,
-            contentless,
-            category: &input.category,
-        };
         let own_threshold = |code: &str| {
             departments
                 .iter()
@@ -143,11 +134,26 @@ impl Engine {
         let Decided {
             department,
             confidence,
+            fitted_confidence,
             alternatives,
             prediction_set,
             outcome: decision,
             signals,
-        } = decide(&scored, &policy, own_threshold);
+        } = {
+            // Read under the lock (no await inside).
+            let recent = state.recent.read();
+            let policy = Policy {
+                recent: recent.as_deref().ok(),
+                calibration: &model.calibration,
+                conformal_level: state.conformal_level(&model.calibration),
+                weights: &weights,
+                tenant_threshold: tenant.auto_threshold,
+                language,
+                contentless,
+                category: &input.category,
+            };
+            decide(&scored, &policy, own_threshold)
+        };
         crate::metrics::observe_stage(Stage::Score, scoring.elapsed());
         let cases = timed(Stage::Evidence, self.evidence(&neighbours)).await?;
         let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
@@ -170,6 +176,7 @@ impl Engine {
                 fingerprint: self.memory.fingerprint().to_string(),
                 case_memory_version: self.memory.index().version(),
                 head_version: model.version,
+                fitted_confidence: (fitted_confidence != confidence).then_some(fitted_confidence),
             },
         })
     }

@@ -11,7 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::calibration::AdaptiveAlpha;
 use triage_domain::routing::{
-    Activity, AreaStats, Calibration, CategoryStats, LexicalHead, Roles, SoftmaxHead,
+    Activity, AreaStats, Calibration, CategoryStats, LexicalHead, RecentOutcomes, Roles,
+    SoftmaxHead,
 };
 
 use crate::index::{CaseFilter, CasePoint};
@@ -63,6 +64,11 @@ pub struct TenantState {
     /// The adaptive level of the prediction sets (`None` until the first
     /// confirmation after start: the calibrated level applies).
     pub conformal: RwLock<Option<AdaptiveAlpha>>,
+    /// How often the latest confirmed appeals' fitted confidence was right
+    /// (reshapes the confidence shown and the learned auto-routing
+    /// threshold); kept in memory, started again from the calibration's
+    /// outcomes after a restart.
+    pub recent: RwLock<RecentOutcomes>,
 }
 
 impl TenantState {
@@ -117,6 +123,24 @@ impl TenantState {
             state.target = alpha;
             state.gamma = gamma;
             state.update(covered);
+        }
+    }
+
+    /// Learns from a confirmed appeal whether its suggestion was right, at
+    /// the confidence the fitted calibration gave it.
+    pub fn observe_outcome(&self, fitted_confidence: f64, right: bool) {
+        if let Ok(mut r) = self.recent.write() {
+            r.observe(fitted_confidence, right);
+        }
+    }
+
+    /// Swaps `model` in, and starts recent outcomes from its calibration's.
+    pub fn install(&self, model: Arc<TenantModel>) {
+        if let Ok(mut r) = self.recent.write() {
+            r.seed(&model.calibration.outcomes);
+        }
+        if let Ok(mut m) = self.model.write() {
+            *m = model;
         }
     }
 
@@ -224,10 +248,18 @@ impl TenantModel {
 }
 
 /// Loads a tenant's state from the record: area counts by SQL (no vectors
-/// read) and the latest stored model.
-pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, EngineError> {
+/// read) and the latest stored model; `recent` is the empty window of
+/// recent outcomes the model's calibration starts.
+pub async fn load(
+    memory: &CaseMemory,
+    tenant: &str,
+    recent: RecentOutcomes,
+) -> Result<TenantState, EngineError> {
     let counts = memory.record().area_counts(tenant).await?;
-    let state = TenantState::default();
+    let state = TenantState {
+        recent: RwLock::new(recent),
+        ..TenantState::default()
+    };
     let mut total = 0u64;
     {
         let mut areas = state.areas.write().expect("fresh lock");
@@ -244,7 +276,7 @@ pub async fn load(memory: &CaseMemory, tenant: &str) -> Result<TenantState, Engi
         match TenantModel::from_json(&body) {
             Ok(m) => {
                 *state.activity.write().expect("fresh lock") = m.activity.clone();
-                *state.model.write().expect("fresh lock") = Arc::new(m);
+                state.install(Arc::new(m));
             }
             Err(e) => {
                 tracing::warn!(tenant, version, error = %e, "stored routing model unreadable; refitting at the next confirmation");

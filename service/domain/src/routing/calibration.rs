@@ -46,6 +46,12 @@ pub struct Calibration {
     /// stored by earlier builds: `conformal_q` then applies as it is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scores: Vec<f64>,
+    /// The calibration cases' outcomes in time order: the confidence of the
+    /// top candidate and whether it was right (set with the auto-routing
+    /// threshold). They start the window of recent outcomes
+    /// ([`super::recent::RecentOutcomes`]) before live confirmations fill it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<(f32, bool)>,
 }
 
 impl Default for Calibration {
@@ -58,6 +64,7 @@ impl Default for Calibration {
             auto_threshold: None,
             weights: None,
             scores: Vec::new(),
+            outcomes: Vec::new(),
         }
     }
 }
@@ -123,6 +130,31 @@ fn wilson_lower(k: usize, n: usize, z: f64) -> f64 {
     (p + z2 / (2.0 * n) - z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt()) / (1.0 + z2 / n)
 }
 
+/// The lowest confidence `t` such that, among `outcomes` (confidence, right)
+/// with confidence >= `t`, precision reaches `target` with ~98% confidence
+/// (the Wilson lower bound at z = 2), over at least `min_cases` of them;
+/// `None` when no such `t` exists. Sorts `outcomes`.
+pub(crate) fn precision_threshold(
+    outcomes: &mut [(f64, bool)],
+    target: f64,
+    min_cases: usize,
+) -> Option<f64> {
+    outcomes.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut right, mut threshold) = (0usize, None);
+    for (k, (conf, ok)) in outcomes.iter().enumerate() {
+        right += usize::from(*ok);
+        let n = k + 1;
+        // Ties: a threshold can only sit between distinct confidences.
+        if outcomes.get(n).is_some_and(|next| next.0 == *conf) {
+            continue;
+        }
+        if n >= min_cases && wilson_lower(right, n, 2.0) >= target {
+            threshold = Some(*conf);
+        }
+    }
+    threshold
+}
+
 /// Mean negative log-likelihood of the true classes at temperature `t`.
 fn nll(cases: &[(Vec<f64>, usize)], t: f64) -> f64 {
     let mut total = 0.0;
@@ -172,6 +204,7 @@ impl Calibration {
             auto_threshold: None,
             weights: None,
             scores,
+            outcomes: Vec::new(),
         }
     }
 
@@ -215,20 +248,8 @@ impl Calibration {
                 best.map_or((0.0, false), |b| (p[b], b == *y))
             })
             .collect();
-        confident.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let (mut right, mut threshold) = (0usize, None);
-        for (k, (conf, ok)) in confident.iter().enumerate() {
-            right += usize::from(*ok);
-            let n = k + 1;
-            // Ties: a threshold can only sit between distinct confidences.
-            if confident.get(n).is_some_and(|next| next.0 == *conf) {
-                continue;
-            }
-            if n >= min_cases && wilson_lower(right, n, 2.0) >= target {
-                threshold = Some(*conf);
-            }
-        }
-        self.auto_threshold = threshold;
+        self.outcomes = confident.iter().map(|&(c, ok)| (c as f32, ok)).collect();
+        self.auto_threshold = precision_threshold(&mut confident, target, min_cases);
         self
     }
 

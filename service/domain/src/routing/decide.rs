@@ -3,7 +3,8 @@
 //! The engine does the lookups (neighbours, models, catalogue) and the
 //! scorer combines them; this turns the scores into the suggestion: the
 //! calibrated probabilities and their order, the alternatives, the
-//! prediction set at the adaptive conformal level, the auto-routing
+//! confidence as recent outcomes reshape it, the prediction set at the
+//! adaptive conformal level, the auto-routing
 //! threshold (a department's own, else the tenant's learned one, else the
 //! tenant's configured one), the gates that keep an appeal with a supervisor
 //! (a language routing was not built for, nothing left to read after
@@ -13,6 +14,7 @@ use crate::decision::{Alternative, Outcome, Signal};
 use crate::language::Language;
 
 use super::calibration::{softmax_t, Calibration};
+use super::recent::RecentOutcomes;
 use super::scorer::Scored;
 use super::signals::{SignalKind, SignalWeights};
 
@@ -36,6 +38,9 @@ pub struct Policy<'a> {
     pub contentless: bool,
     /// The appeal's category path (empty: none).
     pub category: &'a [String],
+    /// What the latest confirmed appeals say of the fitted confidence (see
+    /// [`super::recent`]); `None`: the fitted calibration alone.
+    pub recent: Option<&'a RecentOutcomes>,
 }
 
 /// The suggestion the policy makes.
@@ -43,8 +48,11 @@ pub struct Policy<'a> {
 pub struct Decided {
     /// Most probable department, if any candidate exists.
     pub department: Option<String>,
-    /// Its calibrated probability.
+    /// Its calibrated probability, as recent outcomes have reshaped it.
     pub confidence: f64,
+    /// Its probability under the fitted calibration alone (what recent
+    /// outcomes are learned on).
+    pub fitted_confidence: f64,
     /// The best [`ALTERNATIVES`] departments with probabilities.
     pub alternatives: Vec<Alternative>,
     /// The prediction set, best first.
@@ -68,30 +76,56 @@ pub fn decide(
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
     let top = order.first().copied();
     let department = top.map(|i| scored.candidates[i].clone());
-    let confidence = top.map_or(0.0, |i| probs[i]);
+    let fitted_confidence = top.map_or(0.0, |i| probs[i]);
+    let confidence = policy
+        .recent
+        .map_or(fitted_confidence, |r| r.confidence(fitted_confidence));
+    // The others share what the top one no longer claims (or gives up), in
+    // their fitted proportions, never above it.
+    let rest = if fitted_confidence < 1.0 {
+        (1.0 - confidence) / (1.0 - fitted_confidence)
+    } else {
+        0.0
+    };
     let alternatives = order
         .iter()
         .take(ALTERNATIVES)
         .map(|&i| Alternative {
             department: scored.candidates[i].clone(),
-            probability: probs[i],
+            probability: if Some(i) == top {
+                confidence
+            } else {
+                (probs[i] * rest).min(confidence)
+            },
         })
         .collect();
+    // Sets are read on the fitted probabilities: the adaptive level keeps
+    // their coverage, and reshaping the top one never reorders them.
     let prediction_set = cal
         .prediction_set_at(&probs, policy.conformal_level)
         .members
         .into_iter()
         .map(|i| scored.candidates[i].clone())
         .collect();
-    let threshold = department
-        .as_deref()
-        .and_then(&department_threshold)
-        .or(cal.auto_threshold)
-        .unwrap_or(policy.tenant_threshold);
+    // A department's own threshold and the tenant's configured one speak of
+    // the confidence shown; a learned one of the fitted confidence it was
+    // learned on (recent outcomes' first, then the calibration's).
+    let learned = match policy.recent.and_then(RecentOutcomes::auto_threshold) {
+        Some(recent) => Some(recent.unwrap_or(f64::INFINITY)),
+        None => cal.auto_threshold,
+    };
+    let confident = match (
+        department.as_deref().and_then(&department_threshold),
+        learned,
+    ) {
+        (Some(own), _) => confidence >= own,
+        (None, Some(t)) => fitted_confidence >= t,
+        (None, None) => confidence >= policy.tenant_threshold,
+    };
     // Text in a language the routing was not built for is routed but never
     // sent on without a supervisor.
     let supported = policy.language != Language::Other;
-    let outcome = if department.is_some() && confidence >= threshold && supported {
+    let outcome = if department.is_some() && confident && supported {
         Outcome::AutoRouted
     } else {
         Outcome::NeedsReview
@@ -124,6 +158,7 @@ pub fn decide(
     Decided {
         department,
         confidence,
+        fitted_confidence,
         alternatives,
         prediction_set,
         outcome,
@@ -200,6 +235,7 @@ mod tests {
             language: Language::En,
             contentless: false,
             category: &[],
+            recent: None,
         }
     }
 
@@ -227,6 +263,60 @@ mod tests {
         };
         let d = decide(&s, &policy(&learned, &w), |_| None);
         assert_eq!(d.outcome, Outcome::NeedsReview);
+    }
+
+    #[test]
+    fn recent_outcomes_reshape_the_confidence_and_hold_back_auto_routing() {
+        let w = SignalWeights::default();
+        let cal = Calibration {
+            auto_threshold: Some(0.9),
+            ..Calibration::default()
+        };
+        let s = scored();
+        let before = decide(&s, &policy(&cal, &w), |_| None);
+        assert_eq!(before.outcome, Outcome::AutoRouted);
+        // Lately, answers this sure were right 60% of the time.
+        let mut recent = RecentOutcomes::new(1000, 100, 0.95);
+        for i in 0..500 {
+            recent.observe(before.fitted_confidence, i % 5 < 3);
+        }
+        let after = decide(
+            &s,
+            &Policy {
+                recent: Some(&recent),
+                ..policy(&cal, &w)
+            },
+            |_| None,
+        );
+        assert_eq!(after.fitted_confidence, before.fitted_confidence);
+        assert!(
+            (after.confidence - 0.6).abs() < 0.05,
+            "{}",
+            after.confidence
+        );
+        assert_eq!(after.alternatives[0].probability, after.confidence);
+        let total: f64 = after.alternatives.iter().map(|a| a.probability).sum();
+        assert!(total <= 1.0 + 1e-9 && total > after.confidence, "{total}");
+        assert!(after
+            .alternatives
+            .windows(2)
+            .all(|p| p[0].probability >= p[1].probability));
+        assert_eq!(after.prediction_set, before.prediction_set);
+        assert_eq!(
+            after.outcome,
+            Outcome::NeedsReview,
+            "0.95 is out of reach lately"
+        );
+        // A department's own threshold still decides, on the confidence shown.
+        let own = decide(
+            &s,
+            &Policy {
+                recent: Some(&recent),
+                ..policy(&cal, &w)
+            },
+            |_| Some(0.5),
+        );
+        assert_eq!(own.outcome, Outcome::AutoRouted);
     }
 
     #[test]

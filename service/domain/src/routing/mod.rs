@@ -22,7 +22,9 @@
 //!
 //! The weights of the signals are learned per tenant from its held-out recent
 //! cases ([`weights`]); the combined scores are calibrated by a fitted
-//! temperature and wrapped in a split-conformal prediction set ([`calibration`]).
+//! temperature and wrapped in a split-conformal prediction set ([`calibration`]);
+//! between refits, the latest confirmed outcomes reshape the confidence and
+//! move the auto-routing threshold as the world drifts ([`recent`]).
 
 pub mod activity;
 pub mod areas;
@@ -33,6 +35,7 @@ pub mod decide;
 pub mod head;
 pub mod knn;
 pub mod lexical;
+pub mod recent;
 pub mod roles;
 mod scorer;
 pub mod signals;
@@ -46,6 +49,7 @@ pub use decide::{decide, Decided, Policy};
 pub use head::{HeadFitOptions, SoftmaxHead};
 pub use knn::Neighbour;
 pub use lexical::{LexicalFitOptions, LexicalHead, LexicalPlace, SparseVec};
+pub use recent::RecentOutcomes;
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer, SignalProbs};
 pub use signals::{SignalKind, SignalWeights, SIGNALS};
