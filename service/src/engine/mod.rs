@@ -171,6 +171,9 @@ pub struct Readiness {
     pub model: bool,
     /// System of record answers.
     pub record: bool,
+    /// Writes to the system of record commit (false after a commit failed
+    /// for want of disk, until a probe commit works again).
+    pub record_writable: bool,
     /// Vector index answers.
     pub index: bool,
     /// Index writes not yet applied (`None` when the record does not answer).
@@ -185,7 +188,7 @@ pub struct Readiness {
 impl Readiness {
     /// All parts ready.
     pub fn ok(&self) -> bool {
-        self.model && self.record && self.index
+        self.model && self.record && self.record_writable && self.index
     }
 }
 
@@ -261,6 +264,7 @@ impl Engine {
         Readiness {
             model: true,
             record: record.ping().await,
+            record_writable: record.writable().await,
             index: self.memory.index().snapshot().await.is_ok(),
             outbox_pending: record.outbox_len().await.ok(),
             dead_letters: record.count_dead_letters().await.ok(),

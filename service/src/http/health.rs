@@ -23,7 +23,9 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: model, record and index all answer (503 otherwise); the body
+/// Readiness: model, record and index all answer and the record's writes
+/// commit (503 otherwise: after a commit failed for want of disk, each probe
+/// tries a real commit until one works); the body
 /// also says how many index writes are pending and how many were set aside
 /// as dead letters, which do not stop the service from serving.
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
@@ -42,6 +44,7 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "ready": r.ok(),
             "model": r.model,
             "record": r.record,
+            "record_writable": r.record_writable,
             "index": r.index,
             "outbox_pending": r.outbox_pending,
             "dead_letters": r.dead_letters,

@@ -20,6 +20,7 @@ mod types;
 mod workflow;
 
 use std::str::FromStr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,6 +132,10 @@ pub struct Record {
     dialect: Dialect,
     /// Tenants and catalogues, read by every request (see `cache.rs`).
     cache: Arc<cache::ReadCache>,
+    /// A commit failed for want of disk (or an I/O error) and no write has
+    /// been shown to work since: readiness probes with a real commit until
+    /// one does (see [`Record::writable`]).
+    write_failed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -212,6 +217,7 @@ impl Record {
             writer,
             dialect,
             cache: Arc::default(),
+            write_failed: Arc::default(),
         };
         migrate::run(&record.writer, dialect).await?;
         Ok(record)
@@ -222,11 +228,65 @@ impl Record {
     /// writes cannot be upgraded while another connection writes, and fails at
     /// once with SQLITE_BUSY_SNAPSHOT instead of waiting (busy_timeout does not
     /// apply to it), which concurrent submissions hit.
+    ///
+    /// A writer whose `COMMIT` failed (disk full, I/O error) is replaced
+    /// here: SQLite has rolled that transaction back, but sqlx still counts
+    /// it open on the connection and refuses every later `BEGIN` on it
+    /// (`InvalidSavePointStatement`), which wedged every write of the
+    /// service after one failed commit. The single writer is closed and the
+    /// pool opens a fresh one.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.dialect {
-            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Sqlite => match self.writer.begin_with("BEGIN IMMEDIATE").await {
+                Ok(tx) => {
+                    // The writer's last transaction ended cleanly.
+                    self.write_failed.store(false, Ordering::Relaxed);
+                    tx
+                }
+                Err(sqlx::Error::InvalidSavePointStatement) => {
+                    tracing::warn!("record writer replaced after a failed commit");
+                    self.write_failed.store(true, Ordering::Relaxed);
+                    self.writer.acquire().await?.close().await?;
+                    self.writer.begin_with("BEGIN IMMEDIATE").await?
+                }
+                other => other?,
+            },
             Dialect::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// Whether writes commit. Free while the writer's last transaction
+    /// committed; after a commit failed (disk full, I/O error: see
+    /// [`Record::begin_write`]) each call tries a real one the size of a
+    /// large appeal's (64 KiB, in a probe table created and dropped in the
+    /// same transaction) until one works, so readiness tells the truth and
+    /// recovers by itself once space is back. (A tiny probe is not enough:
+    /// the write-ahead log's space already on disk takes a few pages when
+    /// an appeal's commit does not fit.) SQLite only: PostgreSQL's failures
+    /// are its server's to report.
+    pub async fn writable(&self) -> bool {
+        if !self.write_failed.load(Ordering::Relaxed) {
+            return true;
+        }
+        let probe = async {
+            let mut tx = self.begin_write().await?;
+            for sql in [
+                "CREATE TABLE IF NOT EXISTS write_probe (x BLOB)",
+                "INSERT INTO write_probe VALUES (zeroblob(65536))",
+                "DROP TABLE write_probe",
+            ] {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, RecordError>(())
+        };
+        let ok = probe.await.is_ok();
+        if ok {
+            tracing::info!("record writes commit again");
+        } else {
+            self.write_failed.store(true, Ordering::Relaxed);
+        }
+        ok
     }
 
     /// The dialect in use.
