@@ -111,6 +111,14 @@ pub struct RunArgs {
     /// Replay supervisor feedback (true label) after each prediction, in time order.
     #[arg(long)]
     pub feedback: bool,
+    /// Without `--feedback`: replay what the service learns with no
+    /// supervisor at all. An auto-routed test appeal's outcome arrives this
+    /// many days (of appeal time) after it: a wrong one is sent back by the
+    /// department and its true department decided, a right one is confirmed
+    /// by silence as `serve` does (`APPEAL_TRIAGE_CONFIRM_AUTO_AFTER_DAYS`).
+    /// Appeals left for review teach nothing. 0: off.
+    #[arg(long, default_value_t = 0, conflicts_with = "feedback")]
+    pub auto_feedback_days: u32,
     /// Shadow mode: evaluate the running service at this base URL over HTTP
     /// (`POST /v1/appeals:preview`, which stores nothing) instead of an
     /// in-process replay; the service keeps its own case memory.

@@ -29,6 +29,9 @@ pub struct EngineOptions {
     pub model_dir: Option<PathBuf>,
     /// Whether supervisor feedback is replayed after each prediction (`--feedback`).
     pub feedback: bool,
+    /// Days after which an auto-routed test appeal's outcome is replayed
+    /// (`--auto-feedback-days`; 0: never).
+    pub auto_feedback_days: u32,
     /// Scratch directory for the engine's temporary case memory; created by the
     /// harness inside the output directory and deleted afterwards.
     pub data_dir: PathBuf,
@@ -69,6 +72,12 @@ pub struct EngineRouter {
     /// with the first few reasons.
     refused: usize,
     refused_examples: Vec<String>,
+    /// Auto-routed test appeals whose suggestion was wrong, waiting for the
+    /// department to send them back: (received at, appeal id, truth).
+    sent_back: std::collections::VecDeque<(i64, i64, String)>,
+    /// Auto-routed test appeals sent back and decided, and confirmed by
+    /// silence, so far.
+    auto_outcomes: (usize, usize),
 }
 
 /// Builds the engine router over a fresh case memory in `opts.data_dir`.
@@ -99,6 +108,8 @@ pub fn engine_router(opts: &EngineOptions) -> anyhow::Result<Box<dyn Router>> {
         departments: Default::default(),
         refused: 0,
         refused_examples: Vec::new(),
+        sent_back: Default::default(),
+        auto_outcomes: (0, 0),
     }))
 }
 
@@ -137,6 +148,43 @@ pub fn place_of(a: &LabelledAppeal) -> Place {
 }
 
 impl EngineRouter {
+    /// With `--auto-feedback-days`: the outcomes of auto-routed test appeals
+    /// received more than that many days before `now` (appeal time): wrong
+    /// ones sent back and decided, then the rest confirmed by silence through
+    /// the service's own path.
+    fn auto_outcomes(&mut self, now: i64) -> anyhow::Result<()> {
+        let days = self.opts.auto_feedback_days;
+        if days == 0 {
+            return Ok(());
+        }
+        let before = now - i64::from(days) * 86_400_000;
+        let engine = self.engine.clone();
+        while self
+            .sent_back
+            .front()
+            .is_some_and(|(at, _, _)| *at < before)
+        {
+            let (_, id, truth) = self.sent_back.pop_front().expect("checked");
+            self.ensure_department(&truth)?;
+            self.runtime
+                .block_on(async {
+                    engine
+                        .reroute(TENANT, id, "not ours", "eval-department")
+                        .await?;
+                    engine
+                        .decide(TENANT, id, &truth, None, "eval-supervisor")
+                        .await
+                })
+                .map_err(|e| anyhow::anyhow!("appeal {id}: sent back: {e}"))?;
+            self.auto_outcomes.0 += 1;
+        }
+        self.auto_outcomes.1 += self
+            .runtime
+            .block_on(engine.confirm_unreturned(TENANT, before))
+            .map_err(|e| anyhow::anyhow!("confirming by silence: {e}"))?;
+        Ok(())
+    }
+
     fn ensure_department(&mut self, code: &str) -> anyhow::Result<()> {
         if self.departments.insert(code.to_string()) {
             self.runtime
@@ -173,6 +221,7 @@ impl Router for EngineRouter {
             let fresh = open_engine(&self.runtime, &self.cfg, &dir, &self.opts)?;
             self.engine = fresh;
             self.ids.clear();
+            self.sent_back.clear();
             self.departments.clear();
         }
         self.fits += 1;
@@ -222,6 +271,7 @@ impl Router for EngineRouter {
     }
 
     fn predict(&mut self, a: &LabelledAppeal) -> anyhow::Result<Prediction> {
+        self.auto_outcomes(a.created_at)?;
         let appeal = NewAppeal {
             external_id: Some(a.id.clone()),
             text: a.text.clone(),
@@ -256,6 +306,13 @@ impl Router for EngineRouter {
         };
         self.ids.insert(a.id.clone(), s.appeal_id);
         let d = s.decision;
+        if self.opts.auto_feedback_days > 0
+            && d.decision == Outcome::AutoRouted
+            && d.department.as_deref() != Some(a.label.as_str())
+        {
+            self.sent_back
+                .push_back((a.created_at, s.appeal_id, a.label.clone()));
+        }
         Ok(Prediction {
             ranked: d
                 .alternatives
@@ -299,6 +356,9 @@ impl Router for EngineRouter {
             "temperature": model.as_ref().map(|m| m.calibration.temperature),
             "conformal_q": model.as_ref().and_then(|m| m.calibration.conformal_q),
             "feedback": self.opts.feedback,
+            "auto_feedback_days": self.opts.auto_feedback_days,
+            "auto_sent_back": self.auto_outcomes.0,
+            "auto_confirmed_by_silence": self.auto_outcomes.1,
             "recent_outcomes_live": recent.map(|r| r.0),
             "recent_outcomes_active": recent.map(|r| r.1),
             "refused": self.refused,

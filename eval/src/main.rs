@@ -161,6 +161,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
         let opts = EngineOptions {
             model_dir: args.model_dir.clone(),
             feedback: args.feedback,
+            auto_feedback_days: args.auto_feedback_days,
             data_dir: engine_dir.clone(),
             target_precision: args.target_precision,
             conformal_alpha: args.conformal_alpha,

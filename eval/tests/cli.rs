@@ -294,6 +294,47 @@ fn the_engine_runs_every_fold_in_a_fresh_case_memory() {
 }
 
 #[test]
+fn auto_routed_outcomes_come_back_after_the_given_days_without_a_supervisor() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = fixture();
+    let run = |days: &str| {
+        let out = dir.path().join(format!("auto-{days}"));
+        ok(&[
+            "run",
+            "--data",
+            fx.to_str().unwrap(),
+            "--train-until",
+            "2021-02-01",
+            "--out",
+            out.to_str().unwrap(),
+            "--engine-only",
+            "--model-dir",
+            tiny_model().to_str().unwrap(),
+            "--auto-feedback-days",
+            days,
+        ]);
+        read_json(&out.join("report.json"))["engine"].clone()
+    };
+    let off = run("0");
+    assert_eq!(off["info"]["auto_sent_back"], 0);
+    assert_eq!(off["info"]["auto_confirmed_by_silence"], 0);
+    assert_eq!(off["info"]["recent_outcomes_live"], 0);
+    let on = run("2");
+    let info = &on["info"];
+    let auto = (on["auto_share"].as_f64().unwrap() * on["n_test"].as_f64().unwrap()).round() as u64;
+    assert!(auto > 0, "the fixture auto-routes: {on}");
+    let back = info["auto_sent_back"].as_u64().unwrap();
+    let silent = info["auto_confirmed_by_silence"].as_u64().unwrap();
+    // Every auto-routed appeal older than two days came back one way or the
+    // other, once; those of the last two days had not yet.
+    assert!(back + silent > 0 && back + silent <= auto, "{info}");
+    let wrong = (auto as f64 * (1.0 - on["auto_precision"].as_f64().unwrap())).round() as u64;
+    assert!(back <= wrong, "only wrong ones are sent back: {info}");
+    // Each came back to the routing as an outcome of its suggestion.
+    assert_eq!(info["recent_outcomes_live"], back + silent, "{info}");
+}
+
+#[test]
 fn the_category_reaches_the_engine_and_its_two_baselines() {
     let dir = tempfile::tempdir().unwrap();
     // The fixture with a portal category: the department's first word.

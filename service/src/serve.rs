@@ -119,11 +119,46 @@ pub async fn serve_engine(
     let state =
         AppState::new(engine.clone(), config, Some(batcher), spool).map_err(ServeError::Invalid)?;
     tracing::info!(addr = %addr, "serving");
-    http::serve(listener, http::app(state), shutdown, grace)
-        .await
-        .map_err(io)?;
+    let confirmer = tokio::spawn(confirm_unreturned(engine.clone()));
+    let served = http::serve(listener, http::app(state), shutdown, grace).await;
+    confirmer.abort();
+    served.map_err(io)?;
     engine.memory().record().close().await;
     Ok(())
+}
+
+/// How often `serve` looks for auto-routed appeals to confirm by silence.
+const CONFIRM_EVERY: Duration = Duration::from_secs(600);
+
+/// Confirms, every [`CONFIRM_EVERY`], each active tenant's auto-routed
+/// appeals no department sent back within the configured days
+/// ([`Engine::confirm_unreturned`]); a failure is logged and tried again next
+/// time.
+async fn confirm_unreturned(engine: Arc<Engine>) {
+    let days = engine.routing().confirm_auto_after_days;
+    if days == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(CONFIRM_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(tenants) = engine.memory().record().tenants().await else {
+            continue;
+        };
+        let before = crate::record::now_ms() - i64::from(days) * 86_400_000;
+        for t in tenants.iter().filter(|t| t.suspended_at.is_none()) {
+            match engine.confirm_unreturned(&t.tenant.id, before).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(tenant = %t.tenant.id, confirmed = n, days, "auto-routed appeals confirmed by silence")
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %t.tenant.id, error = %e, "confirming auto-routed appeals failed; next time")
+                }
+            }
+        }
+    }
 }
 
 /// Opens the record the way the service does: the given URL, else the SQLite

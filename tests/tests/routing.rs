@@ -850,3 +850,93 @@ async fn recent_wrong_suggestions_lower_the_confidence_shown_and_stop_auto_routi
         .unwrap();
     assert_eq!(d.model.fitted_confidence, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_routed_appeals_no_department_sent_back_are_confirmed_by_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = tiny_engine(dir.path()).await;
+    // Threshold 0: every suggestion is auto-routed.
+    engine
+        .memory()
+        .record()
+        .upsert_tenant(&Tenant {
+            id: "city".into(),
+            name: "city".into(),
+            jurisdiction: Jurisdiction::Ua,
+            alpha: 0.1,
+            auto_threshold: 0.0,
+        })
+        .await
+        .unwrap();
+    let mut cases = Vec::new();
+    for t in ROADS {
+        cases.push((t, "roads", "North"));
+    }
+    for t in WATER {
+        cases.push((t, "water", "North"));
+    }
+    history(&engine, "city", &cases).await;
+    let day = 86_400_000i64;
+    let now = appeal_triage::record::now_ms();
+    let mut ids = Vec::new();
+    for (i, age) in [20, 19, 18, 1].into_iter().enumerate() {
+        let s = engine
+            .submit(
+                "city",
+                NewAppeal {
+                    received_at: Some(now - age * day),
+                    ..appeal(&format!("{} ({i})", ROADS[i]), "North")
+                },
+                "portal",
+            )
+            .await
+            .unwrap();
+        assert_eq!(s.decision.decision, Outcome::AutoRouted);
+        ids.push(s.appeal_id);
+    }
+    // A department sends one back: that one is not confirmed by silence.
+    engine
+        .reroute("city", ids[1], "not ours", "roads-desk")
+        .await
+        .unwrap();
+    let state = engine.state("city").await.unwrap();
+    let before = state.confirmed.load(std::sync::atomic::Ordering::Relaxed);
+    let confirmed = engine
+        .confirm_unreturned("city", now - 14 * day)
+        .await
+        .unwrap();
+    assert_eq!(confirmed, 2);
+    assert_eq!(
+        state.confirmed.load(std::sync::atomic::Ordering::Relaxed),
+        before + 2
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let v = engine.appeal("city", *id).await.unwrap().unwrap();
+        let expected = match i {
+            0 | 2 => AppealStatus::Decided,
+            1 => AppealStatus::Rerouted,
+            _ => AppealStatus::AutoRouted,
+        };
+        assert_eq!(v.appeal.data.status, expected, "appeal {i}");
+        if expected == AppealStatus::Decided {
+            let last = v.decisions.last().unwrap();
+            assert_eq!(
+                (last.kind.as_str(), last.actor.as_str()),
+                ("accept", "system")
+            );
+            assert_eq!(last.department, v.suggestion.unwrap().department);
+        }
+    }
+    // Nothing left to confirm; the recent one is confirmed once it is old enough.
+    assert_eq!(
+        engine
+            .confirm_unreturned("city", now - 14 * day)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        engine.confirm_unreturned("city", now + day).await.unwrap(),
+        1
+    );
+}

@@ -14,6 +14,10 @@ use crate::record::{
 
 use super::{parse_suggestion, AppealView, Engine, EngineError, NewAppeal, Result, Submission};
 
+/// The comment on an auto-routed appeal confirmed because no department sent
+/// it back in time.
+pub const SILENCE: &str = "confirmed: no department sent it back in time";
+
 impl Engine {
     /// Records an appeal, routes it and stores the suggestion. Idempotent on the
     /// external id: a repeat returns the stored appeal and its suggestion.
@@ -319,6 +323,46 @@ impl Engine {
         }
         self.maybe_refit(tenant, &state);
         self.view(tenant, after).await
+    }
+
+    /// Confirms the auto-routed appeals of `tenant` received before `before`
+    /// (unix ms) that no department sent back: silence is consent. Each
+    /// becomes a confirmed case (accepted by `system`), counts for the next
+    /// appeal and is a right outcome for the recent-outcomes window and the
+    /// adaptive conformal level, as a supervisor's acceptance would be; a
+    /// department can still send it back later. Returns how many were
+    /// confirmed. An appeal whose department has left the catalogue is left
+    /// for a supervisor.
+    pub async fn confirm_unreturned(self: &Arc<Self>, tenant: &str, before: i64) -> Result<usize> {
+        let mut confirmed = 0;
+        let mut skipped = 0i64;
+        loop {
+            let page = self
+                .memory
+                .record()
+                .auto_routed_before(tenant, before, 200 + skipped)
+                .await?;
+            let fresh = page.len() as i64 - skipped;
+            if fresh <= 0 {
+                break;
+            }
+            for (id, department) in page.into_iter().skip(skipped as usize) {
+                match self
+                    .decide(tenant, id, &department, Some(SILENCE), "system")
+                    .await
+                {
+                    Ok(_) => confirmed += 1,
+                    Err(EngineError::UnknownDepartment(_) | EngineError::Conflict(_)) => {
+                        skipped += 1
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if fresh < 200 {
+                break;
+            }
+        }
+        Ok(confirmed)
     }
 
     /// A department sends the appeal back as not competent; it returns to review.

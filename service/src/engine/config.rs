@@ -189,6 +189,17 @@ pub struct RoutingConfig {
         global = true
     )]
     pub recent_outcomes_min: usize,
+    /// Days after which an auto-routed appeal no department sent back counts
+    /// as confirmed (silence is consent): it becomes a case routing learns
+    /// from and a right outcome for calibration, as an accepted suggestion
+    /// is. Checked by `serve` every few minutes; 0: never.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CONFIRM_AUTO_AFTER_DAYS",
+        default_value_t = 14,
+        global = true
+    )]
+    pub confirm_auto_after_days: u32,
 }
 
 impl Default for RoutingConfig {
@@ -214,6 +225,7 @@ impl Default for RoutingConfig {
             calibration_gap_days: 0,
             recent_outcomes: 4000,
             recent_outcomes_min: 200,
+            confirm_auto_after_days: 14,
         }
     }
 }

@@ -168,6 +168,30 @@ impl Record {
         .await
     }
 
+    /// Auto-routed appeals of `tenant` received before `before` (unix ms)
+    /// that no department has sent back, oldest first, at most `limit`:
+    /// (id, department).
+    pub async fn auto_routed_before(
+        &self,
+        tenant: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, department FROM appeals WHERE tenant_id = $1 AND status = $2 \
+             AND received_at < $3 AND department IS NOT NULL ORDER BY received_at, id LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(AppealStatus::AutoRouted.as_str())
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("department")?)))
+            .collect()
+    }
+
     /// A department sends an appeal back as not competent: it returns to review
     /// (`rerouted`) with the reason on record; its department is cleared.
     pub async fn record_reroute(
