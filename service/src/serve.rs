@@ -139,7 +139,10 @@ async fn confirm_unreturned(engine: Arc<Engine>) {
     if days == 0 {
         return;
     }
-    let mut tick = tokio::time::interval(CONFIRM_EVERY);
+    // The first look after one period, not at start: a service starting
+    // under load does not begin with a burst of writes.
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + CONFIRM_EVERY, CONFIRM_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
