@@ -156,7 +156,7 @@ pub async fn tiny_engine_with(
     data_dir: &Path,
     adjust: impl FnOnce(&mut appeal_triage::engine::EngineConfig),
 ) -> std::sync::Arc<appeal_triage::engine::Engine> {
-    use clap::Parser;
+    use clap::{CommandFactory, FromArgMatches, Parser};
     #[derive(Parser)]
     struct Flags {
         #[command(flatten)]
@@ -168,18 +168,23 @@ pub async fn tiny_engine_with(
     }
     let data = data_dir.to_string_lossy().to_string();
     let model = tiny_model_dir().to_string_lossy().to_string();
-    let flags = Flags::try_parse_from([
-        "test",
-        "--data-dir",
-        &data,
-        "--model-dir",
-        &model,
-        "--index",
-        "embedded",
-        "--window-overlap",
-        "16",
-    ])
-    .expect("test flags parse");
+    // Every flag's env twin is switched off: a developer's APPEAL_TRIAGE_*
+    // variables must not change what a test sees.
+    let matches = Flags::command()
+        .mut_args(|a| a.env(None::<&str>))
+        .try_get_matches_from([
+            "test",
+            "--data-dir",
+            &data,
+            "--model-dir",
+            &model,
+            "--index",
+            "embedded",
+            "--window-overlap",
+            "16",
+        ])
+        .expect("test flags parse");
+    let flags = Flags::from_arg_matches(&matches).expect("test flags parse");
     let mut cfg = appeal_triage::engine::EngineConfig {
         model: flags.model,
         index: flags.index,
