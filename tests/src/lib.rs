@@ -151,12 +151,28 @@ pub async fn tiny_engine(data_dir: &Path) -> std::sync::Arc<appeal_triage::engin
     tiny_engine_with(data_dir, |_| {}).await
 }
 
+/// Parses command-line flags the way the binary does, but with every flag's
+/// env twin switched off: a developer's `APPEAL_TRIAGE_*` variables must not
+/// change what a test sees.
+pub fn parse_flags<T, I, S>(args: I) -> T
+where
+    T: clap::Parser,
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    let matches = T::command()
+        .mut_args(|a| a.env(None::<&str>))
+        .try_get_matches_from(args)
+        .expect("test flags parse");
+    T::from_arg_matches(&matches).expect("test flags parse")
+}
+
 /// [`tiny_engine`] with the configuration adjusted by `adjust` first.
 pub async fn tiny_engine_with(
     data_dir: &Path,
     adjust: impl FnOnce(&mut appeal_triage::engine::EngineConfig),
 ) -> std::sync::Arc<appeal_triage::engine::Engine> {
-    use clap::{CommandFactory, FromArgMatches, Parser};
+    use clap::Parser;
     #[derive(Parser)]
     struct Flags {
         #[command(flatten)]
@@ -168,23 +184,17 @@ pub async fn tiny_engine_with(
     }
     let data = data_dir.to_string_lossy().to_string();
     let model = tiny_model_dir().to_string_lossy().to_string();
-    // Every flag's env twin is switched off: a developer's APPEAL_TRIAGE_*
-    // variables must not change what a test sees.
-    let matches = Flags::command()
-        .mut_args(|a| a.env(None::<&str>))
-        .try_get_matches_from([
-            "test",
-            "--data-dir",
-            &data,
-            "--model-dir",
-            &model,
-            "--index",
-            "embedded",
-            "--window-overlap",
-            "16",
-        ])
-        .expect("test flags parse");
-    let flags = Flags::from_arg_matches(&matches).expect("test flags parse");
+    let flags: Flags = parse_flags([
+        "test",
+        "--data-dir",
+        &data,
+        "--model-dir",
+        &model,
+        "--index",
+        "embedded",
+        "--window-overlap",
+        "16",
+    ]);
     let mut cfg = appeal_triage::engine::EngineConfig {
         model: flags.model,
         index: flags.index,

@@ -40,7 +40,7 @@ struct Cli {
 
 fn parse(data_dir: &std::path::Path, limit: u64) -> Cli {
     let sample = workspace_root().join("fixtures/demo/sample.csv");
-    Cli::parse_from([
+    triage_tests::parse_flags([
         "appeal-triage".to_string(),
         format!("--data-dir={}", data_dir.display()),
         format!("--model-dir={}", tiny_model_dir().display()),

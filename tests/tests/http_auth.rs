@@ -274,7 +274,7 @@ fn cli_model_config() -> appeal_triage::config::ModelConfig {
         #[command(flatten)]
         m: appeal_triage::config::ModelConfig,
     }
-    F::try_parse_from(["t"]).unwrap().m
+    triage_tests::parse_flags::<F, _, _>(["t"]).m
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
