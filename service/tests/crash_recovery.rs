@@ -6,8 +6,8 @@
 //! These run `appeal-triage` itself (hence they live in the service crate,
 //! where Cargo provides the binary's path) with the tiny real BERT fixture.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,60 +18,14 @@ use appeal_triage::record::Record;
 use sqlx::{Connection, Row};
 use triage_models::{cosine, Embedder, EmbedderOptions, Role};
 
-const TENANT: &str = "spb";
-
-fn tiny_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("fixtures")
-        .join("tiny-e5")
-}
+mod common;
+use common::{cli, create_key, free_port, tiny_model, write_csv, TENANT};
 
 fn tiny_options() -> EmbedderOptions {
     EmbedderOptions {
         window_overlap: 16,
         ..EmbedderOptions::default()
     }
-}
-
-/// The binary with the data dir and the tiny model configured.
-fn cli(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_appeal-triage"));
-    c.arg("--data-dir")
-        .arg(data)
-        .arg("--model-dir")
-        .arg(tiny_model())
-        .args(["--window-overlap", "16"])
-        .env("RUST_LOG", "error")
-        .env_remove("APPEAL_TRIAGE_INDEX")
-        .env_remove("RUST_BACKTRACE");
-    c
-}
-
-/// A CSV of `n` appeals with distinct ids and texts.
-fn write_csv(path: &Path, n: usize) {
-    let topics = [
-        "Мусор во дворе",
-        "Не горит фонарь",
-        "Яма на дороге",
-        "Протекает крыша",
-        "Сосульки",
-    ];
-    let districts = ["Приморский", "Невский", "Колпинский", "Центральный"];
-    let mut s = String::from("id,created_at,text,district,municipality,lat,lon,department\n");
-    for i in 0..n {
-        s += &format!(
-            "{},2020-11-{:02}T10:00:00,\"{} у дома {}, подъезд {}\",{},МО,59.9,30.3,Отдел {}\n",
-            100_000 + i,
-            1 + i % 28,
-            topics[i % topics.len()],
-            i,
-            i % 7,
-            districts[i % districts.len()],
-            i % 5
-        );
-    }
-    std::fs::write(path, s).unwrap();
 }
 
 /// Appeals committed so far, read through a read-only connection while the
@@ -315,32 +269,6 @@ async fn reindex_rebuilds_a_corrupted_index_from_the_record() {
 }
 
 /// The first line `keys create` prints: the secret.
-fn create_key(data: &Path, role: &str) -> String {
-    let out = cli(data)
-        .args(["keys", "create", "--tenant", TENANT, "--role", role])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `serve` on a free port and waits until `/readyz` answers 200. The
 /// caller kills and waits for the returned child (clippy cannot follow it).
 #[allow(clippy::zombie_processes)]
@@ -512,165 +440,5 @@ async fn a_server_killed_mid_stream_keeps_every_acknowledged_appeal() {
     eprintln!(
         "killed with {} acknowledged submissions ({n} stored)",
         acked.len()
-    );
-}
-
-/// Sets the soft limit on the size of any file `pid` writes (its hard limit
-/// stays unlimited, so the limit can be lifted again without privileges).
-fn limit_file_size(pid: u32, bytes: Option<u64>) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: plain syscall on a child of this process with valid pointers.
-    let rc = unsafe {
-        libc::prlimit(
-            pid as libc::pid_t,
-            libc::RLIMIT_FSIZE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
-}
-
-/// A full disk under a running `serve`: the writes it cannot commit are
-/// refused with 503 (never 500, never a dropped connection), `/readyz` says
-/// so, and once space is back it recovers by itself, with every appeal it
-/// acknowledged stored once and a refused one storable on retry. The disk
-/// is "full" through RLIMIT_FSIZE on the server process (no mount needed):
-/// writes past the limit fail with EFBIG, which SQLite reports as an I/O
-/// error on commit, as it does for ENOSPC.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_is_answered_with_503_and_recovered_from_without_losing_anything() {
-    use std::os::unix::process::CommandExt;
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("history.csv");
-    write_csv(&csv, 50);
-    let data = dir.path().join("data");
-    let out = cli(&data)
-        .args([
-            "import",
-            "--tenant",
-            TENANT,
-            "--create-tenant",
-            "--no-optimize",
-        ])
-        .arg(&csv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let portal = create_key(&data, "portal");
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let port = free_port();
-    let mut cmd = cli(&data);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--rate-limit-per-sec", "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: only async-signal-safe calls between fork and exec. A write past
-    // the size limit raises SIGXFSZ, which would kill the server; ignored, the
-    // write fails with EFBIG instead (an ignored signal stays so across exec).
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            Ok(())
-        });
-    }
-    let mut child = cmd.spawn().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while !matches!(http.get(format!("{base}/readyz")).send().await, Ok(r) if r.status() == 200) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "serve did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let submit = |n: usize| {
-        let (http, base, portal) = (http.clone(), base.clone(), portal.clone());
-        async move {
-            let r = http
-                .post(format!("{base}/v1/appeals"))
-                .bearer_auth(&portal)
-                .json(&serde_json::json!({
-                    "text": format!("Яма на дороге у дома {n}"),
-                    "external_id": format!("full-{n}"),
-                    "place": { "district": "Невский" },
-                }))
-                .send()
-                .await
-                .expect("the server answers every request");
-            let status = r.status().as_u16();
-            let body: serde_json::Value = r.json().await.expect("a JSON body");
-            (status, body)
-        }
-    };
-    let mut acked = Vec::new();
-    for n in 0..3 {
-        let (status, body) = submit(n).await;
-        assert_eq!(status, 201, "{body}");
-        acked.push(n);
-    }
-    let wal = std::fs::metadata(data.join("record.db-wal")).unwrap().len();
-    limit_file_size(child.id(), Some(wal + 16 * 1024));
-    let mut refused = None;
-    for n in 3..200 {
-        let (status, body) = submit(n).await;
-        match status {
-            201 => acked.push(n),
-            503 => {
-                assert_eq!(body["error"]["code"], "unavailable", "{body}");
-                refused = Some(n);
-                break;
-            }
-            s => panic!("a full disk answered {s}: {body}"),
-        }
-    }
-    let refused = refused.expect("the limit was reached");
-    // Every later write is refused the same way (the writer is not wedged),
-    // and readiness says the record cannot write.
-    for n in refused + 1..refused + 4 {
-        let (status, body) = submit(n).await;
-        assert_eq!(status, 503, "{body}");
-    }
-    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    let ready: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(ready["record_writable"], false, "{ready}");
-    // Space is back: readiness recovers and the refused appeal stores on retry.
-    limit_file_size(child.id(), None);
-    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
-    let (status, body) = submit(refused).await;
-    assert_eq!(status, 201, "{body}");
-    acked.push(refused);
-    let (status, body) = submit(0).await;
-    assert_eq!(
-        status, 200,
-        "an acknowledged appeal is not stored twice: {body}"
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let record = Record::open(&format!("sqlite:{}", data.join("record.db").display()))
-        .await
-        .unwrap();
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT external_id FROM appeals WHERE external_id LIKE 'full-%' ORDER BY id",
-    )
-    .fetch_all(record.pool())
-    .await
-    .unwrap();
-    let expected: Vec<String> = acked.iter().map(|n| format!("full-{n}")).collect();
-    assert_eq!(
-        ids, expected,
-        "every acknowledged appeal once, nothing refused stored"
     );
 }
