@@ -131,13 +131,14 @@ fn wilson_lower(k: usize, n: usize, z: f64) -> f64 {
 }
 
 /// The lowest confidence `t` such that, among `outcomes` (confidence, right)
-/// with confidence >= `t`, precision reaches `target` with ~98% confidence
-/// (the Wilson lower bound at z = 2), over at least `min_cases` of them;
+/// with confidence >= `t`, the Wilson lower bound of precision at `z`
+/// standard errors reaches `target`, over at least `min_cases` of them;
 /// `None` when no such `t` exists. Sorts `outcomes`.
 pub(crate) fn precision_threshold(
     outcomes: &mut [(f64, bool)],
     target: f64,
     min_cases: usize,
+    z: f64,
 ) -> Option<f64> {
     outcomes.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (mut right, mut threshold) = (0usize, None);
@@ -148,7 +149,7 @@ pub(crate) fn precision_threshold(
         if outcomes.get(n).is_some_and(|next| next.0 == *conf) {
             continue;
         }
-        if n >= min_cases && wilson_lower(right, n, 2.0) >= target {
+        if n >= min_cases && wilson_lower(right, n, z) >= target {
             threshold = Some(*conf);
         }
     }
@@ -249,7 +250,7 @@ impl Calibration {
             })
             .collect();
         self.outcomes = confident.iter().map(|&(c, ok)| (c as f32, ok)).collect();
-        self.auto_threshold = precision_threshold(&mut confident, target, min_cases);
+        self.auto_threshold = precision_threshold(&mut confident, target, min_cases, 2.0);
         self
     }
 

@@ -14,8 +14,9 @@
 //! (pool-adjacent-violators) map from the fitted confidence to how often
 //! recent appeals at that confidence were right, over a window of the most
 //! recent confirmed outcomes, with a few identity points as a prior. The
-//! auto-routing threshold is read from the same window with the same rule
-//! as at calibration (Wilson lower bound on precision), so what is sent on
+//! auto-routing threshold is read from the same window with the rule used
+//! at calibration (Wilson lower bound on precision; a smaller margin, as it
+//! is learned again every few confirmations), so what is sent on
 //! without review keeps its promised precision as the world drifts, and
 //! nothing is auto-routed while recent outcomes show the target out of reach.
 //!
@@ -35,6 +36,14 @@ const REFRESH_EVERY: usize = 10;
 const PRIOR_POINTS: usize = 9;
 /// Fewest points an isotonic block may hold (see [`isotonic`]).
 const MIN_BLOCK: f64 = 30.0;
+/// Standard errors of margin the window's threshold keeps (the Wilson lower
+/// bound of precision at this z must reach the target). The calibration's
+/// threshold keeps z = 2, as it stands unchecked until the next refit; this
+/// one is learned again every few confirmations, so a shortfall is seen and
+/// corrected, and z = 2 here gave away automation for nothing: replayed over
+/// St Petersburg's February with feedback (docs/routing.md, session 12),
+/// z = 2 auto-routed 54.5% at precision 0.960, z = 1.28 58.1% at 0.957.
+const THRESHOLD_Z: f64 = 1.28;
 /// Outcomes at or above a threshold needed before it can be learned.
 const THRESHOLD_MIN_CASES: usize = 50;
 
@@ -157,7 +166,8 @@ impl RecentOutcomes {
             .collect();
         points.sort_by(|a, b| a.0.total_cmp(&b.0));
         self.map = isotonic(&points);
-        self.threshold = precision_threshold(&mut window, self.target, THRESHOLD_MIN_CASES);
+        self.threshold =
+            precision_threshold(&mut window, self.target, THRESHOLD_MIN_CASES, THRESHOLD_Z);
     }
 }
 
