@@ -927,7 +927,7 @@ async fn auto_routed_appeals_no_department_sent_back_are_confirmed_by_silence() 
             assert_eq!(last.department, v.suggestion.unwrap().department);
         }
     }
-    // Nothing left to confirm; the recent one is confirmed once it is old enough.
+    // Nothing left to confirm.
     assert_eq!(
         engine
             .confirm_unreturned("city", now - 14 * day)
@@ -935,8 +935,20 @@ async fn auto_routed_appeals_no_department_sent_back_are_confirmed_by_silence() 
             .unwrap(),
         0
     );
-    assert_eq!(
-        engine.confirm_unreturned("city", now + day).await.unwrap(),
-        1
-    );
+    // Outcomes chosen by how the appeal was routed (confirmed by silence,
+    // decided after a department sent it back) teach the recent-outcomes
+    // window, not the adaptive conformal level.
+    engine
+        .decide("city", ids[1], "water", None, "supervisor")
+        .await
+        .unwrap();
+    assert_eq!(state.recent.read().unwrap().live(), 3);
+    assert!(state.conformal.read().unwrap().is_none());
+    // A supervisor's decision on an appeal still with its department teaches both.
+    engine
+        .decide("city", ids[3], "water", None, "supervisor")
+        .await
+        .unwrap();
+    assert_eq!(state.recent.read().unwrap().live(), 4);
+    assert!(state.conformal.read().unwrap().is_some());
 }

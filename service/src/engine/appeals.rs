@@ -279,14 +279,41 @@ impl Engine {
         comment: Option<&str>,
         actor: &str,
     ) -> Result<AppealView> {
+        self.settle(tenant, id, department, comment, actor, false)
+            .await
+    }
+
+    /// [`Engine::decide`]; `by_silence` for an auto-routed appeal confirmed
+    /// because no department sent it back.
+    ///
+    /// The adaptive conformal level learns only from appeals whose outcome
+    /// was not chosen by how they were routed: a supervisor's decision on an
+    /// appeal routed or waiting for review. Confirmations by silence and
+    /// decisions on sent-back appeals exist only for auto-routed appeals
+    /// (one-department sets, right or wrong by selection); fed to the level,
+    /// they read as a flood of misses and widened every set to hundreds of
+    /// departments (Kyiv replay without supervisors, docs/routing.md). The
+    /// recent-outcomes window takes them all: it learns how often a given
+    /// confidence is right, which selection by confidence does not bias.
+    async fn settle(
+        self: &Arc<Self>,
+        tenant: &str,
+        id: i64,
+        department: &str,
+        comment: Option<&str>,
+        actor: &str,
+        by_silence: bool,
+    ) -> Result<AppealView> {
         if department.trim().is_empty() {
             return Err(EngineError::InvalidInput("department is empty".into()));
         }
-        self.memory
+        let before = self
+            .memory
             .record()
             .appeal(tenant, id)
             .await?
             .ok_or(EngineError::UnknownAppeal(id))?;
+        let unselected = !by_silence && before.data.status != AppealStatus::Rerouted;
         if !self.known_department(tenant, department).await? {
             return Err(EngineError::UnknownDepartment(department.to_string()));
         }
@@ -313,9 +340,11 @@ impl Engine {
         };
         state.confirm(department, key, None);
         if let Some(s) = &suggestion {
-            let covered = s.prediction_set.iter().any(|d| d == department);
-            let alpha = state.model().calibration.alpha;
-            state.observe_coverage(covered, alpha, self.routing.conformal_gamma);
+            if unselected {
+                let covered = s.prediction_set.iter().any(|d| d == department);
+                let alpha = state.model().calibration.alpha;
+                state.observe_coverage(covered, alpha, self.routing.conformal_gamma);
+            }
             if s.department.is_some() {
                 let fitted = s.model.fitted_confidence.unwrap_or(s.confidence);
                 state.observe_outcome(fitted, suggested.as_deref() == Some(department));
@@ -348,7 +377,7 @@ impl Engine {
             }
             for (id, department) in page.into_iter().skip(skipped as usize) {
                 match self
-                    .decide(tenant, id, &department, Some(SILENCE), "system")
+                    .settle(tenant, id, &department, Some(SILENCE), "system", true)
                     .await
                 {
                     Ok(_) => confirmed += 1,
