@@ -357,9 +357,9 @@ impl Engine {
     /// Confirms the auto-routed appeals of `tenant` received before `before`
     /// (unix ms) that no department sent back: silence is consent. Each
     /// becomes a confirmed case (accepted by `system`), counts for the next
-    /// appeal and is a right outcome for the recent-outcomes window and the
-    /// adaptive conformal level, as a supervisor's acceptance would be; a
-    /// department can still send it back later. Returns how many were
+    /// appeal and is a right outcome for the recent-outcomes window (not for
+    /// the adaptive conformal level: see `settle`); a department can still
+    /// send it back later. Returns how many were
     /// confirmed. An appeal whose department has left the catalogue is left
     /// for a supervisor.
     pub async fn confirm_unreturned(self: &Arc<Self>, tenant: &str, before: i64) -> Result<usize> {
