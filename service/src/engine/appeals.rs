@@ -347,7 +347,18 @@ impl Engine {
             }
             if s.department.is_some() {
                 let fitted = s.model.fitted_confidence.unwrap_or(s.confidence);
-                state.observe_outcome(fitted, suggested.as_deref() == Some(department));
+                match state.observe_outcome(fitted, suggested.as_deref() == Some(department)) {
+                    Some(true) => tracing::info!(
+                        tenant,
+                        target = self.routing.target_precision,
+                        "auto-routing paused: recent outcomes put the target precision out of reach"
+                    ),
+                    Some(false) => tracing::info!(
+                        tenant,
+                        "auto-routing resumed: recent outcomes reach the target precision again"
+                    ),
+                    None => {}
+                }
             }
         }
         self.maybe_refit(tenant, &state);

@@ -128,10 +128,16 @@ impl TenantState {
 
     /// Learns from a confirmed appeal whether its suggestion was right, at
     /// the confidence the fitted calibration gave it.
-    pub fn observe_outcome(&self, fitted_confidence: f64, right: bool) {
-        if let Ok(mut r) = self.recent.write() {
-            r.observe(fitted_confidence, right);
-        }
+    /// Returns whether auto-routing was paused (`Some(true)`: recent
+    /// outcomes put the target precision out of reach) or resumed
+    /// (`Some(false)`) by this outcome.
+    pub fn observe_outcome(&self, fitted_confidence: f64, right: bool) -> Option<bool> {
+        let mut r = self.recent.write().ok()?;
+        let paused = |r: &RecentOutcomes| r.auto_threshold() == Some(None);
+        let before = paused(&r);
+        r.observe(fitted_confidence, right);
+        let after = paused(&r);
+        (before != after).then_some(after)
     }
 
     /// Swaps `model` in, and starts recent outcomes from its calibration's.
@@ -291,4 +297,29 @@ pub async fn load(
         }
     }
     Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_says_when_auto_routing_pauses_and_resumes() {
+        let state = TenantState {
+            recent: RwLock::new(RecentOutcomes::new(100, 10, 0.9)),
+            ..TenantState::default()
+        };
+        // Nine wrong answers: not enough to take over yet.
+        for _ in 0..9 {
+            assert_eq!(state.observe_outcome(0.95, false), None);
+        }
+        // The tenth takes over and puts 0.9 out of reach.
+        assert_eq!(state.observe_outcome(0.95, false), Some(true));
+        assert_eq!(state.observe_outcome(0.95, false), None);
+        // A long run of right answers brings it back once.
+        let changes: Vec<bool> = (0..200)
+            .filter_map(|_| state.observe_outcome(0.95, true))
+            .collect();
+        assert_eq!(changes, vec![false]);
+    }
 }
