@@ -9,14 +9,27 @@ use appeal_triage::record::Record;
 mod common;
 use common::{cli, create_key, free_port, write_csv, TENANT};
 
-/// Sets the soft limit on the size of any file `pid` writes (its hard limit
-/// stays unlimited, so the limit can be lifted again without privileges).
+/// Sets the soft limit on the size of any file `pid` writes (`None`: back to
+/// its hard limit, which is left as it is, so no privilege is needed).
 fn limit_file_size(pid: u32, bytes: Option<u64>) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
-        rlim_max: libc::RLIM_INFINITY,
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: plain syscall on a child of this process with valid pointers.
+    // SAFETY: plain syscalls on a child of this process with valid pointers.
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            std::ptr::null(),
+            &mut old,
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let limit = libc::rlimit {
+        rlim_cur: bytes.map_or(old.rlim_max, |b| b.min(old.rlim_max)),
+        rlim_max: old.rlim_max,
+    };
     let rc = unsafe {
         libc::prlimit(
             pid as libc::pid_t,
