@@ -392,9 +392,10 @@ impl Engine {
                     .await
                 {
                     Ok(_) => confirmed += 1,
-                    Err(EngineError::UnknownDepartment(_) | EngineError::Conflict(_)) => {
-                        skipped += 1
-                    }
+                    // Still auto-routed: it heads the next page, skipped there.
+                    Err(EngineError::UnknownDepartment(_)) => skipped += 1,
+                    // Decided or sent back meanwhile: no longer in the set.
+                    Err(EngineError::Conflict(_)) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -128,6 +128,7 @@ impl TenantState {
 
     /// Learns from a confirmed appeal whether its suggestion was right, at
     /// the confidence the fitted calibration gave it.
+    ///
     /// Returns whether auto-routing was paused (`Some(true)`: recent
     /// outcomes put the target precision out of reach) or resumed
     /// (`Some(false)`) by this outcome.
