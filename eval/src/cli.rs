@@ -101,6 +101,15 @@ pub struct RunArgs {
     /// (at most 4, e.g. `category,reason`); unset: routers see no category.
     #[arg(long, value_delimiter = ',')]
     pub category_cols: Vec<String>,
+    /// Category levels that mark an appeal as not a request (thanks), matched
+    /// case-insensitively as a substring of any level, comma-separated (e.g.
+    /// `подяк,благодар`). The engine's catalogue marks those categories (as
+    /// an admin would with `PUT /v1/categories/{code}`), learns them from the
+    /// training history, and the report counts what it takes for not a
+    /// request against them (`engine.info.not_a_request`). Needs
+    /// `--category-cols`. Unset: nothing is marked.
+    #[arg(long, value_delimiter = ',', requires = "category_cols")]
+    pub not_request_categories: Vec<String>,
     /// Only the baselines (development; the engine is skipped and `engine` is null).
     #[arg(long)]
     pub baselines_only: bool,

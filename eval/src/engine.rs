@@ -18,7 +18,7 @@ use appeal_triage::engine::{Engine, EngineConfig, EngineError, NewAppeal, Routin
 use appeal_triage::index::config::IndexConfig;
 use appeal_triage::record::{AppealData, AppealStatus, Department, Jurisdiction, Place, Tenant};
 use clap::Parser;
-use triage_domain::Outcome;
+use triage_domain::{NotRequestReason, Outcome};
 
 use crate::router::{LabelledAppeal, Prediction, Router};
 
@@ -32,6 +32,9 @@ pub struct EngineOptions {
     /// Days after which an auto-routed test appeal's outcome is replayed
     /// (`--auto-feedback-days`; 0: never).
     pub auto_feedback_days: u32,
+    /// Substrings (any case) of category levels marking an appeal as not a
+    /// request (`--not-request-categories`); empty: none.
+    pub not_request_categories: Vec<String>,
     /// Scratch directory for the engine's temporary case memory; created by the
     /// harness inside the output directory and deleted afterwards.
     pub data_dir: PathBuf,
@@ -78,6 +81,34 @@ pub struct EngineRouter {
     /// Auto-routed test appeals sent back and decided, and confirmed by
     /// silence, so far.
     auto_outcomes: (usize, usize),
+    /// Test appeals taken for not a request, against the marked categories.
+    not_request: NotRequestCounts,
+}
+
+/// How the engine's not-a-request findings compare with the test appeals'
+/// marked categories.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct NotRequestCounts {
+    /// Test appeals filed under a marked category (the truth).
+    marked: usize,
+    /// Findings by the text detector, and how many of them were marked.
+    by_text: usize,
+    by_text_marked: usize,
+    /// Findings by the marked category itself.
+    by_category: usize,
+    /// Findings as a campaign repeat, and how many of them were marked.
+    by_campaign: usize,
+    by_campaign_marked: usize,
+}
+
+/// Whether a category path has a level containing one of `patterns`.
+fn marked(category: &[String], patterns: &[String]) -> bool {
+    category.iter().any(|level| {
+        let level = level.to_lowercase();
+        patterns
+            .iter()
+            .any(|p| !p.is_empty() && level.contains(&p.to_lowercase()))
+    })
 }
 
 /// Builds the engine router over a fresh case memory in `opts.data_dir`.
@@ -110,6 +141,7 @@ pub fn engine_router(opts: &EngineOptions) -> anyhow::Result<Box<dyn Router>> {
         refused_examples: Vec::new(),
         sent_back: Default::default(),
         auto_outcomes: (0, 0),
+        not_request: NotRequestCounts::default(),
     }))
 }
 
@@ -185,6 +217,24 @@ impl EngineRouter {
         Ok(())
     }
 
+    fn count_not_request(&mut self, a: &LabelledAppeal, d: &triage_domain::RoutingDecision) {
+        let truth = marked(&a.category, &self.opts.not_request_categories);
+        let c = &mut self.not_request;
+        c.marked += usize::from(truth);
+        match d.not_a_request.as_ref().map(|n| n.reason) {
+            Some(NotRequestReason::Text) => {
+                c.by_text += 1;
+                c.by_text_marked += usize::from(truth);
+            }
+            Some(NotRequestReason::Category) => c.by_category += 1,
+            Some(NotRequestReason::Campaign) => {
+                c.by_campaign += 1;
+                c.by_campaign_marked += usize::from(truth);
+            }
+            None => {}
+        }
+    }
+
     fn ensure_department(&mut self, code: &str) -> anyhow::Result<()> {
         if self.departments.insert(code.to_string()) {
             self.runtime
@@ -233,6 +283,7 @@ impl Router for EngineRouter {
         }
         let engine = self.engine.clone();
         let memory = engine.memory().clone();
+        let patterns = self.opts.not_request_categories.clone();
         let bar = crate::progress::items(train.len() as u64, "import train");
         self.runtime.block_on(async {
             for chunk in train.chunks(512) {
@@ -261,6 +312,18 @@ impl Router for EngineRouter {
             }
             bar.finish();
             memory.index().optimize().await?;
+            if !patterns.is_empty() {
+                // Mark the catalogue as an admin would: seed it from history,
+                // then flag the categories the patterns name.
+                let record = memory.record();
+                record.seed_categories(TENANT, "uk").await?;
+                for mut c in record.categories(TENANT).await? {
+                    if marked(&c.path, &patterns) {
+                        c.not_request = true;
+                        record.upsert_category(&c).await?;
+                    }
+                }
+            }
             engine.invalidate(TENANT);
             engine
                 .refit(TENANT)
@@ -306,6 +369,7 @@ impl Router for EngineRouter {
         };
         self.ids.insert(a.id.clone(), s.appeal_id);
         let d = s.decision;
+        self.count_not_request(a, &d);
         if self.opts.auto_feedback_days > 0
             && d.decision == Outcome::AutoRouted
             && d.department.as_deref() != Some(a.label.as_str())
@@ -349,6 +413,19 @@ impl Router for EngineRouter {
             .as_ref()
             .and_then(|s| s.recent.read().ok().map(|r| (r.live(), r.active())));
         let model = state.map(|s| s.model());
+        let c = &self.not_request;
+        let share = |k: usize, n: usize| (n > 0).then(|| k as f64 / n as f64);
+        let detector = model.as_ref().and_then(|m| m.not_request.clone());
+        let not_request = serde_json::json!({
+            "categories": self.opts.not_request_categories,
+            "counts": c,
+            "text_precision": share(c.by_text_marked, c.by_text),
+            "text_recall": share(c.by_text_marked, c.marked),
+            "detector": detector.map(|d| serde_json::json!({
+                "positives": d.positives, "threshold": d.threshold, "held_out": d.held_out,
+                "precision": d.precision, "recall": d.recall,
+            })),
+        });
         serde_json::json!({
             "model_fingerprint": self.engine.memory().fingerprint(),
             "case_memory_version": self.engine.memory().index().version(),
@@ -361,6 +438,7 @@ impl Router for EngineRouter {
             "auto_confirmed_by_silence": self.auto_outcomes.1,
             "recent_outcomes_live": recent.map(|r| r.0),
             "recent_outcomes_active": recent.map(|r| r.1),
+            "not_a_request": not_request,
             "refused": self.refused,
             "refused_examples": self.refused_examples,
         })

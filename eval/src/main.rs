@@ -162,6 +162,7 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
             model_dir: args.model_dir.clone(),
             feedback: args.feedback,
             auto_feedback_days: args.auto_feedback_days,
+            not_request_categories: args.not_request_categories.clone(),
             data_dir: engine_dir.clone(),
             target_precision: args.target_precision,
             conformal_alpha: args.conformal_alpha,

@@ -437,4 +437,51 @@ async fn categories_are_the_services_and_travel_with_the_appeal() {
         .put(&portal, "/v1/categories/x1", &json!({ "path": ["A"] }))
         .await;
     assert_eq!(st, 403, "a portal key edits nothing");
+
+    // A category marked as not a request: an appeal filed under it (or
+    // under a sub-category) is stored and sent to no department, at once.
+    let (st, v) = s
+        .put(
+            &admin,
+            "/v1/categories/thanks",
+            &json!({ "path": ["Thanks"], "not_request": true }),
+        )
+        .await;
+    assert_eq!((st, &v["not_request"]), (200, &json!(true)), "{v}");
+    let (st, v) = s
+        .post(
+            &portal,
+            "/v1/appeals",
+            &json!({ "text": "Thank you for fixing the pothole so fast", "category": ["Thanks", "Roads"] }),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    assert_eq!(v["status"], "not_a_request", "{v}");
+    assert_eq!(v["decision"]["decision"], "not_a_request", "{v}");
+    assert_eq!(v["decision"]["not_a_request"]["reason"], "category", "{v}");
+    let id = v["appeal_id"].as_i64().unwrap();
+    let (_, stored) = s.get(&supervisor, &format!("/v1/appeals/{id}")).await;
+    assert_eq!(stored["status"], "not_a_request", "{stored}");
+    assert!(
+        stored["department"].is_null(),
+        "sent to no department: {stored}"
+    );
+    let (_, o) = s
+        .get(
+            &portal,
+            &format!("/open311/v2/requests/{id}.json?api_key={portal}"),
+        )
+        .await;
+    assert_eq!(o[0]["status"], "closed", "{o}");
+    // The same text under an unmarked category is routed as usual.
+    let (st, v) = s
+        .post(
+            &portal,
+            "/v1/appeals:preview",
+            &json!({ "text": "Thank you for fixing the pothole so fast", "category": ["Roads"] }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_ne!(v["decision"]["decision"], "not_a_request", "{v}");
+    assert!(v["decision"].get("not_a_request").is_none(), "{v}");
 }

@@ -352,5 +352,16 @@ async fn categories_are_stored_counted_filtered_and_seed_the_catalogue() {
         assert_eq!(pits.code, code_of(&pits.path));
         assert_eq!(pits.names["uk"], "Ями_%");
         assert!(pits.active);
+        // Marking a category as not a request is stored, and only it is.
+        assert!(!pits.not_request && r.not_request_paths(&t).await.unwrap().is_empty());
+        let mut marked = pits.clone();
+        marked.not_request = true;
+        r.upsert_category(&marked).await.unwrap();
+        assert_eq!(
+            r.not_request_paths(&t).await.unwrap(),
+            vec![pits.path.clone()]
+        );
+        let again = r.categories(&t).await.unwrap();
+        assert_eq!(again.iter().filter(|c| c.not_request).count(), 1, "{name}");
     }
 }

@@ -34,6 +34,38 @@ pub enum Outcome {
     AutoRouted,
     /// A supervisor has to look at it.
     NeedsReview,
+    /// Not a request for a department to act on (thanks, a campaign's
+    /// repeated text): stored, not sent anywhere; see
+    /// [`RoutingDecision::not_a_request`].
+    NotARequest,
+}
+
+/// What found an appeal not to be a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotRequestReason {
+    /// The citizen picked a category the tenant marks as not a request
+    /// (e.g. "Подяки двірникам ЖЕКу").
+    Category,
+    /// The text reads like the tenant's past appeals of such categories
+    /// (a detector learned from its history, with a precision target).
+    Text,
+    /// It repeats the text of a campaign (many near-identical appeals); only
+    /// where the tenant's configuration asks for it.
+    Campaign,
+}
+
+/// Why an appeal is not a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotRequest {
+    /// What found it.
+    pub reason: NotRequestReason,
+    /// The detector's probability that the text is not a request (reason `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// For a person: what was found (the category, the probability and the
+    /// detector's threshold, the campaign).
+    pub note: String,
 }
 
 /// One candidate department with its calibrated probability.
@@ -148,8 +180,12 @@ pub struct RoutingDecision {
     pub alternatives: Vec<Alternative>,
     /// Smallest set containing the right department with probability >= 1 - alpha.
     pub prediction_set: Vec<String>,
-    /// Auto-routed or needs review.
+    /// Auto-routed, needs review, or not a request.
     pub decision: Outcome,
+    /// Why the appeal is not a request (`decision` = `not_a_request`); the
+    /// department fields still say who it concerns (whom the thanks are for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_a_request: Option<NotRequest>,
     /// Similar past cases and signals.
     pub evidence: Evidence,
     /// Detected language: `uk`, `ru`, `kk`, `en`, `mixed` or `other`.

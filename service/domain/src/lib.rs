@@ -19,6 +19,6 @@ pub use place::{known_coordinates, Jurisdiction, Place};
 pub mod decision;
 
 pub use decision::{
-    Alternative, Deadline, Evidence, EvidenceCase, ModelStamp, Outcome, RouteInput,
-    RoutingDecision, Signal, Urgency, UrgencyLevel,
+    Alternative, Deadline, Evidence, EvidenceCase, ModelStamp, NotRequest, NotRequestReason,
+    Outcome, RouteInput, RoutingDecision, Signal, Urgency, UrgencyLevel,
 };

@@ -106,6 +106,7 @@ impl Engine {
                 (AppealStatus::AutoRouted, decision.department.clone())
             }
             triage_domain::Outcome::NeedsReview => (AppealStatus::NeedsReview, None),
+            triage_domain::Outcome::NotARequest => (AppealStatus::NotARequest, None),
         };
         let json =
             serde_json::to_string(&decision).map_err(|e| EngineError::Internal(e.to_string()))?;

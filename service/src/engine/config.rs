@@ -49,6 +49,38 @@ pub struct RoutingConfig {
         global = true
     )]
     pub campaign_min: usize,
+    /// Whether a campaign's repeats (at least `campaign_min_chars` long) are
+    /// taken as not a request: stored, linked to the campaign, sent to no
+    /// department. Off by default: where history carries no label for
+    /// campaigns, they are only linked (the decision's `campaign`).
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CAMPAIGN_NOT_REQUEST",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub campaign_not_request: bool,
+    /// Shortest text (characters) a campaign repeat must have to be taken as
+    /// not a request: short stock phrases ("Нет горячей воды") repeat because
+    /// many people have the same problem, not because of a campaign.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_CAMPAIGN_MIN_CHARS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub campaign_min_chars: usize,
+    /// Precision the not-a-request detector must reach on held-out recent
+    /// history before it may take a text for thanks (categories the tenant
+    /// marks as not a request teach it; none marked: no detector).
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_NOT_REQUEST_PRECISION",
+        default_value_t = 0.9,
+        global = true
+    )]
+    pub not_request_precision: f64,
     /// Most recent confirmed cases held out (at most a fifth of the history)
     /// to learn the signal weights and calibrate confidence and prediction sets.
     #[arg(
@@ -211,6 +243,9 @@ impl Default for RoutingConfig {
             duplicate_similarity: 0.97,
             campaign_similarity: 0.95,
             campaign_min: 5,
+            campaign_not_request: false,
+            campaign_min_chars: 100,
+            not_request_precision: 0.9,
             calibration_cases: 4000,
             learn_weights_min: 1000,
             refit_after: 500,

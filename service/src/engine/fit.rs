@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use triage_domain::routing::{
-    roles, Activity, AreaStats, CategoryStats, HeadFitOptions, LexicalFitOptions, LexicalHead,
-    LexicalPlace, RoleOptions, Roles, SoftmaxHead,
+    not_request, roles, Activity, AreaStats, CategoryStats, DetectorFitOptions, HeadFitOptions,
+    LexicalFitOptions, LexicalHead, LexicalPlace, NotRequestDetector, RoleOptions, Roles,
+    SoftmaxHead,
 };
 
 use crate::index::CasePoint;
@@ -49,6 +50,37 @@ pub fn categories_of(cases: &[CasePoint], texts: &CaseTexts) -> CategoryStats {
         }
     }
     s
+}
+
+/// The not-a-request detector of confirmed cases (time-ordered), learned
+/// from those filed under a `marked` category path; `None` when nothing is
+/// marked, too few cases are, or `precision` is out of reach (blocking).
+pub fn not_request_detector(
+    cases: &[CasePoint],
+    texts: &CaseTexts,
+    marked: &[Vec<String>],
+    precision: f64,
+) -> Option<NotRequestDetector> {
+    if marked.is_empty() {
+        return None;
+    }
+    let xs: Vec<&[f32]> = cases.iter().map(|c| c.vector.as_slice()).collect();
+    let labels: Vec<bool> = cases
+        .iter()
+        .map(|c| {
+            texts
+                .get(&c.id)
+                .is_some_and(|t| not_request::is_marked(&t.category, marked))
+        })
+        .collect();
+    NotRequestDetector::fit(
+        &xs,
+        &labels,
+        &DetectorFitOptions {
+            target_precision: precision,
+            ..DetectorFitOptions::default()
+        },
+    )
 }
 
 /// The fitted parts learned from a set of confirmed cases.

@@ -395,6 +395,14 @@ impl Engine {
         let fitted = tokio::task::spawn_blocking(move || fit::fit_router(&c, &tx, &docs))
             .await
             .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let marked = self.memory.record().not_request_paths(&t.id).await?;
+        let (c, tx, m) = (cases.clone(), texts.clone(), marked.clone());
+        let precision = self.routing.not_request_precision;
+        let not_request =
+            tokio::task::spawn_blocking(move || fit::not_request_detector(&c, &tx, &m, precision))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+        *state.not_request_paths.write().expect("paths lock") = marked;
         *state.areas.write().expect("areas lock") = fit::areas_of(&cases);
         *state.categories.write().expect("categories lock") = fit::categories_of(&cases, &texts);
         let activity = fit::activity_of(&cases, self.routing.activity_half_life_days);
@@ -410,6 +418,7 @@ impl Engine {
             version,
             fitted_on: n,
             activity,
+            not_request: not_request.map(Arc::new),
         });
         let body = model
             .to_json()
@@ -428,6 +437,13 @@ impl Engine {
             "weights": model.calibration.weights,
             "conformal_q": model.calibration.conformal_q,
             "alpha": model.calibration.alpha,
+            "not_request": model.not_request.as_ref().map(|d| serde_json::json!({
+                "positives": d.positives,
+                "threshold": d.threshold,
+                "held_out": d.held_out,
+                "precision": d.precision,
+                "recall": d.recall,
+            })),
             "seconds": started.elapsed().as_secs_f64(),
         });
         self.memory
@@ -514,5 +530,17 @@ impl Engine {
         if let Ok(mut m) = self.tenants.write() {
             m.remove(tenant);
         }
+    }
+
+    /// Reads again which categories the tenant marks as not a request (call
+    /// after its category catalogue changed): the next appeal sees them; the
+    /// text detector learns them at the next refit.
+    pub async fn categories_changed(&self, tenant: &str) -> Result<()> {
+        let paths = self.memory.record().not_request_paths(tenant).await?;
+        let state = self.state(tenant).await?;
+        if let Ok(mut p) = state.not_request_paths.write() {
+            *p = paths;
+        }
+        Ok(())
     }
 }

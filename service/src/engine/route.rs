@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use triage_domain::routing::{
-    decide, AreaStats, CategoryStats, Decided, DepartmentInfo, LexicalPlace, Neighbour, Policy,
-    ScoreInput, Scored,
+    decide, not_request, AreaStats, CategoryStats, Decided, DepartmentInfo, LexicalPlace,
+    Neighbour, Policy, ScoreInput, Scored,
 };
-use triage_domain::{Evidence, EvidenceCase, ModelStamp, RouteInput, RoutingDecision};
+use triage_domain::{
+    Evidence, EvidenceCase, ModelStamp, NotRequest, Outcome, RouteInput, RoutingDecision,
+};
 use triage_models::Role;
 
 use crate::index::{CaseFilter, Hit};
@@ -16,7 +18,7 @@ use crate::metrics::{timed, Stage};
 use crate::record::{Department, Tenant};
 
 use super::lookup;
-use super::state::TenantState;
+use super::state::{TenantModel, TenantState};
 use super::{Engine, EngineError};
 
 /// Characters of a past case shown as evidence.
@@ -154,6 +156,16 @@ impl Engine {
             };
             decide(&scored, &policy, own_threshold)
         };
+        let not_a_request = if contentless {
+            None
+        } else {
+            self.not_request(&state, &model, input, vector, campaign.as_deref())
+        };
+        let decision = if not_a_request.is_some() {
+            Outcome::NotARequest
+        } else {
+            decision
+        };
         crate::metrics::observe_stage(Stage::Score, scoring.elapsed());
         let cases = timed(Stage::Evidence, self.evidence(&neighbours)).await?;
         let neighbour_texts: Vec<String> = cases.iter().map(|c| c.snippet.clone()).collect();
@@ -166,6 +178,7 @@ impl Engine {
             alternatives,
             prediction_set,
             decision,
+            not_a_request,
             evidence,
             language,
             urgency,
@@ -179,6 +192,38 @@ impl Engine {
                 fitted_confidence: (fitted_confidence != confidence).then_some(fitted_confidence),
             },
         })
+    }
+
+    /// Whether the appeal is not a request (see
+    /// [`triage_domain::routing::not_request`]): the tenant's learned detector
+    /// first (so what it finds is told apart from what the category says),
+    /// then a category the tenant marks, then, where configured, a long
+    /// enough repeat of a campaign.
+    fn not_request(
+        &self,
+        state: &TenantState,
+        model: &TenantModel,
+        input: &RouteInput,
+        vector: &[f32],
+        campaign: Option<&str>,
+    ) -> Option<NotRequest> {
+        if let Some(found) = model.not_request.as_deref().and_then(|d| d.detect(vector)) {
+            return Some(found);
+        }
+        let marked = (state.not_request_paths.read())
+            .is_ok_and(|paths| not_request::is_marked(&input.category, &paths));
+        if marked {
+            return Some(not_request::marked_category(&input.category));
+        }
+        match campaign {
+            Some(c)
+                if self.routing.campaign_not_request
+                    && input.text.chars().count() >= self.routing.campaign_min_chars =>
+            {
+                Some(not_request::campaign_repeat(c))
+            }
+            _ => None,
+        }
     }
 
     /// Catalogue entries with the appeal's similarity to each description.

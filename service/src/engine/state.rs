@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use triage_domain::routing::calibration::AdaptiveAlpha;
 use triage_domain::routing::{
-    Activity, AreaStats, Calibration, CategoryStats, LexicalHead, RecentOutcomes, Roles,
-    SoftmaxHead,
+    Activity, AreaStats, Calibration, CategoryStats, LexicalHead, NotRequestDetector,
+    RecentOutcomes, Roles, SoftmaxHead,
 };
 
 use crate::index::{CaseFilter, CasePoint};
@@ -39,6 +39,9 @@ pub struct TenantModel {
     pub fitted_on: usize,
     /// The department activity counted at the refit (restored at start).
     pub activity: Activity,
+    /// Finds texts that are not requests (`None`: the tenant marks no
+    /// category as not a request, or too few cases to learn it).
+    pub not_request: Option<Arc<NotRequestDetector>>,
 }
 
 /// Learned state of one tenant.
@@ -69,6 +72,9 @@ pub struct TenantState {
     /// threshold); kept in memory, started again from the calibration's
     /// outcomes after a restart.
     pub recent: RwLock<RecentOutcomes>,
+    /// The category paths the tenant marks as not a request (read at load,
+    /// and again when its catalogue changes).
+    pub not_request_paths: RwLock<Vec<Vec<String>>>,
 }
 
 impl TenantState {
@@ -223,6 +229,8 @@ struct StoredModel {
     fitted_on: usize,
     #[serde(default)]
     activity: Activity,
+    #[serde(default)]
+    not_request: Option<NotRequestDetector>,
 }
 
 impl TenantModel {
@@ -236,6 +244,7 @@ impl TenantModel {
             version: self.version,
             fitted_on: self.fitted_on,
             activity: self.activity.clone(),
+            not_request: self.not_request.as_deref().cloned(),
         })
     }
 
@@ -250,6 +259,7 @@ impl TenantModel {
             version: s.version,
             fitted_on: s.fitted_on,
             activity: s.activity,
+            not_request: s.not_request.map(Arc::new),
         })
     }
 }
@@ -265,6 +275,7 @@ pub async fn load(
     let counts = memory.record().area_counts(tenant).await?;
     let state = TenantState {
         recent: RwLock::new(recent),
+        not_request_paths: RwLock::new(memory.record().not_request_paths(tenant).await?),
         ..TenantState::default()
     };
     let mut total = 0u64;

@@ -73,6 +73,7 @@ pub(super) fn observe_outcome(d: &triage_domain::RoutingDecision) {
     let outcome = match d.decision {
         triage_domain::Outcome::AutoRouted => "auto_routed",
         triage_domain::Outcome::NeedsReview => "needs_review",
+        triage_domain::Outcome::NotARequest => "not_a_request",
     };
     crate::metrics::observe_decision(outcome);
 }

@@ -40,6 +40,11 @@ pub struct CategoryDto {
     /// Inactive categories are not offered to citizens.
     #[serde(default = "yes")]
     pub active: bool,
+    /// Appeals filed under it (or its sub-categories) are not requests
+    /// (thanks): stored, sent to no department; routing learns such texts
+    /// from the history under it, to find them without a category.
+    #[serde(default)]
+    pub not_request: bool,
 }
 
 impl From<Category> for CategoryDto {
@@ -49,6 +54,7 @@ impl From<Category> for CategoryDto {
             path: c.path,
             names: c.names,
             active: c.active,
+            not_request: c.not_request,
         }
     }
 }
@@ -101,9 +107,13 @@ pub(super) async fn put_category(
         path: body.path.clone(),
         names: body.names.clone(),
         active: body.active,
+        not_request: body.not_request,
     };
     state.record.upsert_category(&c).await?;
-    let detail = serde_json::json!({ "code": c.code, "active": c.active }).to_string();
+    state.engine.categories_changed(caller.tenant()).await?;
+    let detail =
+        serde_json::json!({ "code": c.code, "active": c.active, "not_request": c.not_request })
+            .to_string();
     state
         .record
         .record_event(

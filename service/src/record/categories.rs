@@ -22,6 +22,10 @@ pub struct Category {
     pub names: BTreeMap<String, String>,
     /// Inactive categories are not offered to citizens.
     pub active: bool,
+    /// Appeals filed under it are not requests (thanks): stored, sent to no
+    /// department; routing learns such texts from the history under it.
+    #[serde(default)]
+    pub not_request: bool,
 }
 
 /// The code a seeded category gets: `c` and 12 hex digits of the sha256 of
@@ -36,10 +40,11 @@ impl Record {
     pub async fn upsert_category(&self, c: &Category) -> Result<()> {
         self.require_tenant(&c.tenant_id).await?;
         sqlx::query(
-            "INSERT INTO categories (tenant_id, code, path, names, active, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO categories (tenant_id, code, path, names, active, updated_at, not_request) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (tenant_id, code) DO UPDATE SET path = excluded.path, \
-             names = excluded.names, active = excluded.active, updated_at = excluded.updated_at",
+             names = excluded.names, active = excluded.active, updated_at = excluded.updated_at, \
+             not_request = excluded.not_request",
         )
         .bind(&c.tenant_id)
         .bind(&c.code)
@@ -47,6 +52,7 @@ impl Record {
         .bind(json(&c.names))
         .bind(c.active as i64)
         .bind(now_ms())
+        .bind(c.not_request as i64)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -55,7 +61,7 @@ impl Record {
     /// Every category of a tenant, by code.
     pub async fn categories(&self, tenant: &str) -> Result<Vec<Category>> {
         let rows = sqlx::query(
-            "SELECT tenant_id, code, path, names, active FROM categories \
+            "SELECT tenant_id, code, path, names, active, not_request FROM categories \
              WHERE tenant_id = $1 ORDER BY code",
         )
         .bind(tenant)
@@ -69,9 +75,21 @@ impl Record {
                     path: category_from_sql(r.try_get("path")?)?,
                     names: parse_json(r, "names", "categories.names")?,
                     active: r.try_get::<i64, _>("active")? != 0,
+                    not_request: r.try_get::<i64, _>("not_request")? != 0,
                 })
             })
             .collect()
+    }
+
+    /// The paths of the categories the tenant marks as not a request.
+    pub async fn not_request_paths(&self, tenant: &str) -> Result<Vec<Vec<String>>> {
+        Ok(self
+            .categories(tenant)
+            .await?
+            .into_iter()
+            .filter(|c| c.not_request)
+            .map(|c| c.path)
+            .collect())
     }
 
     /// Adds to the catalogue every category path the tenant's appeals carry
@@ -103,6 +121,7 @@ impl Record {
                 names: BTreeMap::from([(language.to_string(), name)]),
                 path,
                 active: true,
+                not_request: false,
             })
             .await?;
             added += 1;

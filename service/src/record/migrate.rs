@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0008_tenant_suspension.sql"),
         include_str!("migrations/postgres/0008_tenant_suspension.sql"),
     ),
+    (
+        9,
+        include_str!("migrations/sqlite/0009_category_not_request.sql"),
+        include_str!("migrations/postgres/0009_category_not_request.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -114,6 +114,9 @@ pub enum AppealStatus {
     Rerouted,
     /// Historical case imported with its known department.
     Imported,
+    /// Not a request (thanks, a campaign's repeated text): stored, sent to
+    /// no department; a supervisor may still route it.
+    NotARequest,
 }
 
 impl AppealStatus {
@@ -126,6 +129,7 @@ impl AppealStatus {
             Self::Decided => "decided",
             Self::Rerouted => "rerouted",
             Self::Imported => "imported",
+            Self::NotARequest => "not_a_request",
         }
     }
 }
@@ -140,6 +144,7 @@ impl FromStr for AppealStatus {
             "decided" => Self::Decided,
             "rerouted" => Self::Rerouted,
             "imported" => Self::Imported,
+            "not_a_request" => Self::NotARequest,
             other => return Err(format!("unknown appeal status {other:?}")),
         })
     }

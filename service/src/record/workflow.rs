@@ -17,7 +17,8 @@ const KEPT_MODEL_VERSIONS: i64 = 3;
 
 /// Statuses a supervisor's decision applies to: an appeal waiting for review,
 /// routed automatically (a supervisor may correct it), sent back by a
-/// department, or never routed. A decided or imported appeal is settled: a
+/// department, taken for not a request (a supervisor may route it after
+/// all), or never routed. A decided or imported appeal is settled: a
 /// second decision is a conflict, so two supervisors cannot silently overwrite
 /// each other.
 const DECIDABLE: &[AppealStatus] = &[
@@ -25,6 +26,7 @@ const DECIDABLE: &[AppealStatus] = &[
     AppealStatus::AutoRouted,
     AppealStatus::NeedsReview,
     AppealStatus::Rerouted,
+    AppealStatus::NotARequest,
 ];
 
 /// Statuses a department can send back: the appeal must be with a department

@@ -24,7 +24,8 @@
 //! cases ([`weights`]); the combined scores are calibrated by a fitted
 //! temperature and wrapped in a split-conformal prediction set ([`calibration`]);
 //! between refits, the latest confirmed outcomes reshape the confidence and
-//! move the auto-routing threshold as the world drifts ([`recent`]).
+//! move the auto-routing threshold as the world drifts ([`recent`]); thanks
+//! and campaign repeats are told apart from requests ([`not_request`]).
 
 pub mod activity;
 pub mod areas;
@@ -35,6 +36,7 @@ pub mod decide;
 pub mod head;
 pub mod knn;
 pub mod lexical;
+pub mod not_request;
 pub mod recent;
 pub mod roles;
 mod scorer;
@@ -49,6 +51,7 @@ pub use decide::{decide, Decided, Policy};
 pub use head::{HeadFitOptions, SoftmaxHead};
 pub use knn::Neighbour;
 pub use lexical::{LexicalFitOptions, LexicalHead, LexicalPlace, SparseVec};
+pub use not_request::{DetectorFitOptions, NotRequestDetector};
 pub use recent::RecentOutcomes;
 pub use roles::{Family, LocalDepartment, RoleOptions, Roles};
 pub use scorer::{DepartmentInfo, RoutingParams, ScoreInput, Scored, Scorer, SignalProbs};

@@ -50,6 +50,7 @@ pub(super) fn request_json(v: &AppealView, deps: &[Department], full: bool) -> V
         AppealStatus::Decided => ("open", "routed to the competent department after review"),
         AppealStatus::NeedsReview | AppealStatus::Received => ("open", "being routed"),
         AppealStatus::Rerouted => ("open", "being re-routed"),
+        AppealStatus::NotARequest => ("closed", "received; not a request for action"),
     };
     let expected = v
         .suggestion
