@@ -312,9 +312,10 @@ fn main() -> anyhow::Result<()> {
             },
         );
         let place = match appeal_triage::engine::valid_spot(a.lat, a.lon) {
-            Some(spot) => {
+            Some((lat, lon)) => {
+                let spot = appeal_triage::engine::Spot::Coordinates(lat, lon);
                 let q = appeal_triage::engine::SpotQuery {
-                    spot,
+                    spot: &spot,
                     radius_m: spot_radius_m,
                     limit: spot_max_cases,
                     before: Some(valid_from),

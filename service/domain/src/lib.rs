@@ -16,6 +16,7 @@ pub mod text;
 pub mod urgency;
 
 pub use place::{known_coordinates, Jurisdiction, Place};
+pub mod address;
 pub mod decision;
 
 pub use decision::{

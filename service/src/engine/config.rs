@@ -144,6 +144,17 @@ pub struct RoutingConfig {
         global = true
     )]
     pub spot_max_cases: usize,
+    /// Where an appeal has no valid coordinates, find its building's history
+    /// by the street and house its address or text names
+    /// (`triage_domain::address`); false: coordinates only.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_SPOT_FROM_ADDRESS",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub spot_from_address: bool,
     /// Days after which a same-spot case's vote counts half as much as the
     /// newest one's: who serves a building changes, and recent cases say
     /// more about it than old ones (docs/routing.md); 0: age does not matter.
@@ -253,6 +264,7 @@ impl Default for RoutingConfig {
             target_precision: 0.95,
             spot_radius_m: 30.0,
             spot_max_cases: 50,
+            spot_from_address: true,
             spot_half_life_days: 30.0,
             activity_half_life_days: 14.0,
             conformal_gamma: 0.005,

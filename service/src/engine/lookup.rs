@@ -8,7 +8,7 @@ use triage_domain::routing::{LexicalPlace, Neighbour};
 
 use crate::index::{CaseFilter, CasePoint};
 use crate::memory::{confirmed_statuses, CaseMemory};
-use crate::record::{AppealStatus, NearbyCase};
+use crate::record::{address_key, AppealStatus, NearbyCase, Place};
 
 use super::EngineError;
 
@@ -17,8 +17,9 @@ use super::EngineError;
 pub struct CaseDetail {
     /// Redacted text (the lexical model's input).
     pub text: String,
-    /// Coordinates, when given and valid.
-    pub spot: Option<(f64, f64)>,
+    /// Where its building is: coordinates when given and valid, else the
+    /// address it names.
+    pub spot: Option<Spot>,
     /// Municipality, when given.
     pub municipality: Option<String>,
     /// The portal's category (empty: none).
@@ -48,7 +49,7 @@ pub async fn case_texts(
     for chunk in cases.chunks(2000) {
         let ids: Vec<i64> = chunk.iter().map(|c| c.id as i64).collect();
         for a in memory.record().appeals_by_ids(&ids).await? {
-            let spot = valid_spot(a.data.place.lat, a.data.place.lon);
+            let spot = spot_of(&a.data.place, &a.data.redacted_text);
             out.insert(
                 a.id as u64,
                 CaseDetail {
@@ -61,6 +62,25 @@ pub async fn case_texts(
         }
     }
     Ok(out)
+}
+
+/// Where an appeal's building is, for the same-spot signals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spot {
+    /// Valid coordinates (latitude, longitude).
+    Coordinates(f64, f64),
+    /// No coordinates: the address it names, as a key
+    /// (`triage_domain::address`).
+    Address(String),
+}
+
+/// The spot of a place and a (redacted) text: its coordinates when valid,
+/// else the address the place or the text names.
+pub fn spot_of(place: &Place, text: &str) -> Option<Spot> {
+    match valid_spot(place.lat, place.lon) {
+        Some((lat, lon)) => Some(Spot::Coordinates(lat, lon)),
+        None => address_key(place, text).map(Spot::Address),
+    }
 }
 
 /// Coordinates usable for a same-spot search (both given, finite, in range,
@@ -107,9 +127,9 @@ pub struct SpotCases {
 /// Where and what to look for at a spot.
 #[derive(Debug, Clone, Copy)]
 pub struct SpotQuery<'a> {
-    /// Latitude and longitude.
-    pub spot: (f64, f64),
-    /// Radius, metres.
+    /// The spot.
+    pub spot: &'a Spot,
+    /// Radius around coordinates, metres.
     pub radius_m: f64,
     /// Most cases read.
     pub limit: usize,
@@ -128,9 +148,10 @@ fn same_category(a: &[String], b: &[String]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| normalise(x) == normalise(y))
 }
 
-/// Confirmed cases near a spot (within `radius_m`, received before `before`,
-/// without `exclude`), with their similarity to `vector`: the same building's
-/// or yard's history. Reads the record for the spot, the index for vectors.
+/// Confirmed cases near a spot (within `radius_m` of its coordinates, or
+/// naming its address; received before `before`, without `exclude`), with
+/// their similarity to `vector`: the same building's or yard's history.
+/// Reads the record for the spot, the index for vectors.
 pub async fn place_neighbours(
     memory: &CaseMemory,
     tenant: &str,
@@ -140,17 +161,20 @@ pub async fn place_neighbours(
     if q.radius_m <= 0.0 || q.limit == 0 {
         return Ok(SpotCases::default());
     }
-    let near: Vec<NearbyCase> = memory
-        .record()
-        .nearby_confirmed(
-            tenant,
-            q.spot.0,
-            q.spot.1,
-            q.radius_m,
-            q.before,
-            q.limit + 1,
-        )
-        .await?
+    let record = memory.record();
+    let near = match q.spot {
+        Spot::Coordinates(lat, lon) => {
+            record
+                .nearby_confirmed(tenant, *lat, *lon, q.radius_m, q.before, q.limit + 1)
+                .await?
+        }
+        Spot::Address(key) => {
+            record
+                .confirmed_at_address(tenant, key, q.before, q.limit + 1)
+                .await?
+        }
+    };
+    let near: Vec<NearbyCase> = near
         .into_iter()
         .filter(|c| Some(c.id) != q.exclude)
         .take(q.limit)

@@ -38,7 +38,8 @@ pub use config::RoutingConfig;
 pub use error::EngineError;
 pub use fit::{department_docs, fit_router, DepartmentDoc, Fitted};
 pub use lookup::{
-    case_texts, place_neighbours, valid_spot, CaseDetail, CaseTexts, SpotCases, SpotQuery,
+    case_texts, place_neighbours, spot_of, valid_spot, CaseDetail, CaseTexts, Spot, SpotCases,
+    SpotQuery,
 };
 pub use state::{TenantModel, TenantState};
 
@@ -356,7 +357,11 @@ impl Engine {
                 before,
                 &cases[train_end..],
                 &texts,
-                (self.routing.spot_radius_m, self.routing.spot_max_cases),
+                calibrate::SpotLimits {
+                    radius_m: self.routing.spot_radius_m,
+                    max_cases: self.routing.spot_max_cases,
+                    from_address: self.routing.spot_from_address,
+                },
             )
             .await?;
             // Learn the signal weights on the held-out cases, then calibrate

@@ -56,8 +56,10 @@ impl Engine {
                 None => Ok(Vec::new()),
             }
         });
+        let spot = lookup::spot_of(&input.place, &input.text)
+            .filter(|s| self.routing.spot_from_address || !matches!(s, lookup::Spot::Address(_)));
         let place = timed(Stage::SearchPlace, async {
-            match lookup::valid_spot(input.place.lat, input.place.lon) {
+            match &spot {
                 Some(spot) => {
                     let q = lookup::SpotQuery {
                         spot,

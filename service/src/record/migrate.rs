@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/sqlite/0009_category_not_request.sql"),
         include_str!("migrations/postgres/0009_category_not_request.sql"),
     ),
+    (
+        10,
+        include_str!("migrations/sqlite/0010_appeal_address_key.sql"),
+        include_str!("migrations/postgres/0010_appeal_address_key.sql"),
+    ),
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

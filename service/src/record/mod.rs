@@ -332,8 +332,8 @@ impl Record {
         let row = sqlx::query(
             "INSERT INTO appeals (tenant_id, external_id, text, redacted_text, language, district, \
              municipality, lat, lon, address, channel, applicant_category, received_at, status, \
-             department, category, submitted_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
+             department, category, submitted_by, created_at, updated_at, address_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) \
              RETURNING id",
         )
         .bind(&a.tenant_id)
@@ -354,6 +354,7 @@ impl Record {
         .bind(category_to_sql(&a.category))
         .bind(&a.submitted_by)
         .bind(now)
+        .bind(a.address_key())
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;

@@ -185,6 +185,24 @@ pub struct AppealData {
     pub submitted_by: Option<String>,
 }
 
+impl AppealData {
+    /// The address it names, as a key (`triage_domain::address`): the
+    /// portal's address first, else the first one its redacted text names.
+    pub fn address_key(&self) -> Option<String> {
+        address_key(&self.place, &self.redacted_text)
+    }
+}
+
+/// The address key of a place and a (redacted) text: the place's address
+/// string first, else the first address the text names.
+pub fn address_key(place: &Place, text: &str) -> Option<String> {
+    place
+        .address
+        .as_deref()
+        .and_then(triage_domain::address::key)
+        .or_else(|| triage_domain::address::key(text))
+}
+
 /// A stored appeal: its record id and what it says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Appeal {

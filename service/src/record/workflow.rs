@@ -566,4 +566,38 @@ impl Record {
         }
         Ok(out)
     }
+
+    /// The latest confirmed cases naming the address `key` (see
+    /// [`super::address_key`]), received before `before`: a building's
+    /// history where no coordinates are known.
+    pub async fn confirmed_at_address(
+        &self,
+        tenant: &str,
+        key: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<NearbyCase>> {
+        let rows = sqlx::query(
+            "SELECT id, department, received_at, category FROM appeals \
+             WHERE tenant_id = $1 AND address_key = $2 \
+             AND status IN ('imported', 'decided') AND department IS NOT NULL \
+             AND received_at < $3 ORDER BY received_at DESC LIMIT $4",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NearbyCase {
+                    id: r.try_get("id")?,
+                    department: r.try_get("department")?,
+                    received_at: r.try_get("received_at")?,
+                    category: super::category_from_sql(r.try_get("category")?)?,
+                })
+            })
+            .collect()
+    }
 }

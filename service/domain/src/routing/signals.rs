@@ -98,7 +98,10 @@ impl SignalKind {
             SignalKind::Knn => "similarity-weighted votes of the nearest confirmed cases",
             SignalKind::Local => "votes of the nearest confirmed cases from the same district",
             SignalKind::Near => "votes of imported cases nearly identical to this appeal",
-            SignalKind::Geo => "votes of confirmed cases from the same building or yard",
+            SignalKind::Geo => {
+                "votes of confirmed cases from the same building or yard (near its coordinates, \
+                 or naming the same street and house when it has none)"
+            }
             SignalKind::Head => {
                 "softmax model over the text embedding and district, fitted on confirmed history"
             }
