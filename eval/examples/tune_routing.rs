@@ -67,6 +67,8 @@ impl Case {
             local_neighbours: &self.local[..k.min(self.local.len())],
             place_neighbours: &self.place,
             place_category_neighbours: &[],
+            area_neighbours: &[],
+            area_category_neighbours: &[],
             head: Some((m.head, &self.input)),
             lexical: Some((m.lexical, &self.lexical)),
             district: self.district.as_deref(),
@@ -321,6 +323,7 @@ fn main() -> anyhow::Result<()> {
                     before: Some(valid_from),
                     exclude: None,
                     category: &[],
+                    area: (0.0, 0),
                 };
                 rt.block_on(appeal_triage::engine::place_neighbours(
                     &memory, "tune", &v, q,

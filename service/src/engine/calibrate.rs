@@ -59,6 +59,9 @@ pub struct SpotLimits {
     pub max_cases: usize,
     /// Whether an address stands in for missing coordinates.
     pub from_address: bool,
+    /// Radius and count of the nearest cases around a spot with little
+    /// history of its own.
+    pub area: (f64, usize),
 }
 
 /// Calibration cases: what each signal says of the held-out recent cases (with
@@ -127,6 +130,7 @@ pub async fn calibration_cases(
                     before: at,
                     exclude: own,
                     category,
+                    area: geo.area,
                 };
                 place_neighbours(memory, tenant, &case.vector, q).await?
             }
@@ -137,6 +141,8 @@ pub async fn calibration_cases(
             local_neighbours: &local,
             place_neighbours: &place.all,
             place_category_neighbours: &place.same_category,
+            area_neighbours: &place.around,
+            area_category_neighbours: &place.around_category,
             head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
             lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
             district,

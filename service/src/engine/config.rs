@@ -155,6 +155,25 @@ pub struct RoutingConfig {
         global = true
     )]
     pub spot_from_address: bool,
+    /// Where a building has fewer than 3 confirmed cases of its own, the
+    /// nearest confirmed cases within this radius (metres) vote for who
+    /// serves the surrounding streets (`nearby_cases` signals); 0: off.
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_AREA_RADIUS_M",
+        default_value_t = 300.0,
+        global = true
+    )]
+    pub area_radius_m: f64,
+    /// How many of the nearest cases around a building vote (and as many of
+    /// those with the appeal's category).
+    #[arg(
+        long,
+        env = "APPEAL_TRIAGE_AREA_MAX_CASES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub area_max_cases: usize,
     /// Days after which a same-spot case's vote counts half as much as the
     /// newest one's: who serves a building changes, and recent cases say
     /// more about it than old ones (docs/routing.md); 0: age does not matter.
@@ -265,6 +284,8 @@ impl Default for RoutingConfig {
             spot_radius_m: 30.0,
             spot_max_cases: 50,
             spot_from_address: true,
+            area_radius_m: 300.0,
+            area_max_cases: 10,
             spot_half_life_days: 30.0,
             activity_half_life_days: 14.0,
             conformal_gamma: 0.005,

@@ -115,14 +115,27 @@ mod tests {
 }
 
 /// Confirmed cases from the same spot as an appeal: all of them, and those
-/// with the appeal's own category.
+/// with the appeal's own category; and, around a spot with little history of
+/// its own, the nearest cases of the surrounding streets.
 #[derive(Debug, Clone, Default)]
 pub struct SpotCases {
     /// Every confirmed case within the radius.
     pub all: Vec<Neighbour>,
     /// Those with the same category path (empty without a category).
     pub same_category: Vec<Neighbour>,
+    /// The nearest confirmed cases around the spot (when it has fewer than
+    /// [`AREA_BELOW`] of its own), nearest first.
+    pub around: Vec<Neighbour>,
+    /// The nearest of them with the same category path.
+    pub around_category: Vec<Neighbour>,
 }
+
+/// A spot with fewer confirmed cases than this asks its surroundings.
+pub const AREA_BELOW: usize = 3;
+
+/// Most cases read around a spot before the nearest are chosen (the most
+/// recent first): bounds the work of a spot in a dense district.
+const AREA_READ: usize = 400;
 
 /// Where and what to look for at a spot.
 #[derive(Debug, Clone, Copy)]
@@ -139,6 +152,9 @@ pub struct SpotQuery<'a> {
     pub exclude: Option<i64>,
     /// The appeal's category (empty: none).
     pub category: &'a [String],
+    /// Radius (metres) and number of the nearest cases around a spot with
+    /// little history of its own; radius 0: not asked.
+    pub area: (f64, usize),
 }
 
 /// Two category paths name the same category (levels compared trimmed and
@@ -179,34 +195,85 @@ pub async fn place_neighbours(
         .filter(|c| Some(c.id) != q.exclude)
         .take(q.limit)
         .collect();
-    if near.is_empty() {
+    let (around, around_same) = match q.spot {
+        Spot::Coordinates(lat, lon) if near.len() < AREA_BELOW => {
+            around_spot(memory, tenant, (*lat, *lon), &q, &near).await?
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    if near.is_empty() && around.is_empty() {
         return Ok(SpotCases::default());
     }
-    let points = memory
-        .index()
-        .retrieve(near.iter().map(|c| c.id as u64).collect())
-        .await?;
+    let mut ids: Vec<u64> = near
+        .iter()
+        .chain(&around)
+        .chain(&around_same)
+        .map(|c| c.id as u64)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let points = memory.index().retrieve(ids).await?;
     let points: HashMap<u64, CasePoint> = points.into_iter().map(|p| (p.id, p)).collect();
-    let mut out = SpotCases::default();
-    for c in near {
-        let Some(p) = points.get(&(c.id as u64)) else {
-            continue;
-        };
-        let similarity = p.vector.iter().zip(vector).map(|(a, b)| a * b).sum();
-        let n = Neighbour {
+    let neighbour = |c: &NearbyCase| {
+        let p = points.get(&(c.id as u64))?;
+        Some(Neighbour {
             id: c.id,
-            department: c.department,
+            department: c.department.clone(),
             district: None,
-            similarity,
+            similarity: p.vector.iter().zip(vector).map(|(a, b)| a * b).sum(),
             received_at: c.received_at,
             decided: p.payload.status == AppealStatus::Decided.as_str(),
+        })
+    };
+    let mut out = SpotCases::default();
+    for c in &near {
+        let Some(n) = neighbour(c) else {
+            continue;
         };
         if !q.category.is_empty() && same_category(&c.category, q.category) {
             out.same_category.push(n.clone());
         }
         out.all.push(n);
     }
+    out.around = around.iter().filter_map(neighbour).collect();
+    out.around_category = around_same.iter().filter_map(neighbour).collect();
     Ok(out)
+}
+
+/// The nearest confirmed cases around a spot (within `q.area`'s radius, not
+/// already among the spot's own `near` cases), and the nearest of them with
+/// the appeal's category: the surrounding streets' history, where the
+/// building has little of its own. Empty when `q.area` is off.
+async fn around_spot(
+    memory: &CaseMemory,
+    tenant: &str,
+    (lat, lon): (f64, f64),
+    q: &SpotQuery<'_>,
+    near: &[NearbyCase],
+) -> Result<(Vec<NearbyCase>, Vec<NearbyCase>), EngineError> {
+    let (radius, k) = q.area;
+    if radius <= 0.0 || k == 0 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mut wide: Vec<NearbyCase> = memory
+        .record()
+        .nearby_confirmed(tenant, lat, lon, radius, q.before, AREA_READ)
+        .await?
+        .into_iter()
+        .filter(|c| Some(c.id) != q.exclude && !near.iter().any(|n| n.id == c.id))
+        .collect();
+    wide.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+    let same: Vec<NearbyCase> = if q.category.is_empty() {
+        Vec::new()
+    } else {
+        wide.iter()
+            .filter(|c| same_category(&c.category, q.category))
+            .take(k)
+            .cloned()
+            .collect()
+    };
+    wide.truncate(k);
+    Ok((wide, same))
 }
 
 /// The `k` nearest confirmed cases of a tenant, optionally only from one

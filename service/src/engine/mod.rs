@@ -361,6 +361,7 @@ impl Engine {
                     radius_m: self.routing.spot_radius_m,
                     max_cases: self.routing.spot_max_cases,
                     from_address: self.routing.spot_from_address,
+                    area: (self.routing.area_radius_m, self.routing.area_max_cases),
                 },
             )
             .await?;

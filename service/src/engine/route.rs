@@ -68,6 +68,7 @@ impl Engine {
                         before: None,
                         exclude,
                         category: &input.category,
+                        area: (self.routing.area_radius_m, self.routing.area_max_cases),
                     };
                     lookup::place_neighbours(memory, &tenant.id, vector, q).await
                 }
@@ -115,6 +116,8 @@ impl Engine {
                 local_neighbours: &local,
                 place_neighbours: &place.all,
                 place_category_neighbours: &place.same_category,
+                area_neighbours: &place.around,
+                area_category_neighbours: &place.around_category,
                 head: head_input.as_ref().map(|(h, x)| (*h, x.as_slice())),
                 lexical: lexical_input.as_ref().map(|(l, x)| (*l, x)),
                 district: input.place.district.as_deref(),

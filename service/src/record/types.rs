@@ -271,4 +271,7 @@ pub struct NearbyCase {
     pub received_at: i64,
     /// The portal's category (empty: none).
     pub category: Vec<String>,
+    /// Distance from the spot asked about, metres (0 for a case found by
+    /// its address).
+    pub distance_m: f64,
 }

@@ -561,6 +561,7 @@ impl Record {
                     department: r.try_get("department")?,
                     received_at: r.try_get("received_at")?,
                     category: super::category_from_sql(r.try_get("category")?)?,
+                    distance_m: (dx * dx + dy * dy).sqrt(),
                 });
             }
         }
@@ -596,6 +597,7 @@ impl Record {
                     department: r.try_get("department")?,
                     received_at: r.try_get("received_at")?,
                     category: super::category_from_sql(r.try_get("category")?)?,
+                    distance_m: 0.0,
                 })
             })
             .collect()

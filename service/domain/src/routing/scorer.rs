@@ -100,6 +100,11 @@ pub struct ScoreInput<'a> {
     pub place_neighbours: &'a [Neighbour],
     /// Those of `place_neighbours` with the appeal's category.
     pub place_category_neighbours: &'a [Neighbour],
+    /// The nearest confirmed cases around a spot with little history of its
+    /// own (empty otherwise).
+    pub area_neighbours: &'a [Neighbour],
+    /// The nearest of them with the appeal's category.
+    pub area_category_neighbours: &'a [Neighbour],
     /// The fitted head and the appeal's embedding.
     pub head: Option<(&'a SoftmaxHead, &'a [f32])>,
     /// The fitted lexical model and the appeal's features.
@@ -301,6 +306,7 @@ impl Scorer {
         set.extend(input.neighbours.iter().map(|n| n.department.as_str()));
         set.extend(input.local_neighbours.iter().map(|n| n.department.as_str()));
         set.extend(input.place_neighbours.iter().map(|n| n.department.as_str()));
+        set.extend(input.area_neighbours.iter().map(|n| n.department.as_str()));
         let label_classes = input
             .head
             .map(|(h, _)| &h.classes)
@@ -324,8 +330,8 @@ impl Scorer {
     }
 
     /// The neighbour-vote signals: text neighbours, local ones, imported
-    /// near-duplicates, supervisors' decisions, and same-spot cases (any
-    /// category, and the appeal's own).
+    /// near-duplicates, supervisors' decisions, same-spot cases and the
+    /// cases around a spot (any category, and the appeal's own).
     fn vote_terms(
         &self,
         input: &ScoreInput<'_>,
@@ -369,6 +375,13 @@ impl Scorer {
             input.place_category_neighbours,
             candidates,
             geo(w(SignalKind::GeoCategory)),
+        );
+        probs[SignalKind::Area as usize] =
+            Self::vote_term(input.area_neighbours, candidates, geo(w(SignalKind::Area)));
+        probs[SignalKind::AreaCategory as usize] = Self::vote_term(
+            input.area_category_neighbours,
+            candidates,
+            geo(w(SignalKind::AreaCategory)),
         );
     }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Number of weighted signals.
-pub const SIGNALS: usize = 11;
+pub const SIGNALS: usize = 13;
 
 /// The weighted signals, in feature-column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,6 +40,11 @@ pub enum SignalKind {
     /// The department's recent share of confirmed cases over its all-time
     /// share (see [`super::activity`]).
     Activity = 10,
+    /// Votes of the nearest confirmed cases around a building with (almost)
+    /// no history of its own: the surrounding streets' department.
+    Area = 11,
+    /// The same, among cases with the appeal's category.
+    AreaCategory = 12,
 }
 
 impl SignalKind {
@@ -56,6 +61,8 @@ impl SignalKind {
         SignalKind::Category,
         SignalKind::GeoCategory,
         SignalKind::Activity,
+        SignalKind::Area,
+        SignalKind::AreaCategory,
     ];
 
     /// Key of the signal's weight in stored and configured weights.
@@ -72,6 +79,8 @@ impl SignalKind {
             SignalKind::Category => "category",
             SignalKind::GeoCategory => "geo_category",
             SignalKind::Activity => "activity",
+            SignalKind::Area => "area",
+            SignalKind::AreaCategory => "area_category",
         }
     }
 
@@ -89,6 +98,8 @@ impl SignalKind {
             SignalKind::Category => "category",
             SignalKind::GeoCategory => "same_spot_category",
             SignalKind::Activity => "recent_activity",
+            SignalKind::Area => "nearby_cases",
+            SignalKind::AreaCategory => "nearby_cases_category",
         }
     }
 
@@ -127,6 +138,13 @@ impl SignalKind {
                 "the department's share of recently confirmed cases against its share of all \
                  of them (a renamed or replaced department falls, its successor rises)"
             }
+            SignalKind::Area => {
+                "votes of the nearest confirmed cases around a building with little history of \
+                 its own (within the area radius): who serves the surrounding streets"
+            }
+            SignalKind::AreaCategory => {
+                "votes of the nearest confirmed cases around the building with the same category"
+            }
         }
     }
 
@@ -145,6 +163,8 @@ impl SignalKind {
             SignalKind::Category => 1.0,
             SignalKind::GeoCategory => 1.0,
             SignalKind::Activity => 0.5,
+            SignalKind::Area => 0.5,
+            SignalKind::AreaCategory => 0.5,
         }
     }
 }
@@ -233,6 +253,7 @@ mod tests {
         assert_eq!(w.get(SignalKind::Category), 0.0);
         assert_eq!(w.get(SignalKind::GeoCategory), 0.0);
         assert_eq!(w.get(SignalKind::Activity), 0.0);
+        assert_eq!(w.get(SignalKind::Area), 0.0);
     }
 
     #[test]

@@ -444,10 +444,12 @@ mod tests {
 
     #[test]
     fn weights_round_trip_through_arrays() {
-        let w = SignalWeights::from_array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]);
+        let w = SignalWeights::from_array([
+            0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3,
+        ]);
         assert_eq!(SignalWeights::from_array(w.to_array()), w);
         let f = [1.0; SIGNALS];
-        assert!((w.dot(&f) - 6.6).abs() < 1e-12);
+        assert!((w.dot(&f) - 9.1).abs() < 1e-12);
     }
 
     #[test]

@@ -13,6 +13,8 @@ fn bare(areas: &AreaStats) -> ScoreInput<'_> {
         local_neighbours: &[],
         place_neighbours: &[],
         place_category_neighbours: &[],
+        area_neighbours: &[],
+        area_category_neighbours: &[],
         head: None,
         lexical: None,
         district: None,
@@ -229,8 +231,9 @@ fn scores_are_the_offset_plus_the_weighted_features_under_any_weights() {
         .position(|c| c == "housing-north")
         .unwrap();
     assert_eq!(scored.offset[north], -JURISDICTION_PENALTY);
-    let learned =
-        SignalWeights::from_array([0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    let learned = SignalWeights::from_array([
+        0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+    ]);
     let reweighted = scorer.with_weights(&learned).score(&input);
     for (i, f) in scored.features.iter().enumerate() {
         let expect = scored.offset[i] + scorer.params.weights.dot(f);
