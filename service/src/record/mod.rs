@@ -16,6 +16,7 @@ mod error;
 mod keys;
 mod migrate;
 mod outbox;
+mod places;
 mod tenants;
 mod types;
 mod workflow;
