@@ -68,7 +68,9 @@ impl RecentOutcomes {
     pub fn new(capacity: usize, min_live: usize, target: f64) -> Self {
         Self {
             capacity,
-            min_live: min_live.max(1),
+            // A minimum above the window could never be reached: the window
+            // would stay off whatever came back.
+            min_live: min_live.clamp(1, capacity.max(1)),
             target,
             ..Self::default()
         }
@@ -308,6 +310,15 @@ mod tests {
         stream(&mut r, 0.85, 0.5, 1000);
         assert_eq!(r.auto_threshold(), Some(None));
         assert_eq!(r.live(), 1000);
+    }
+
+    #[test]
+    fn a_minimum_above_the_window_is_the_window() {
+        let mut r = RecentOutcomes::new(50, 200, 0.9);
+        for _ in 0..50 {
+            r.observe(0.9, true);
+        }
+        assert!(r.active(), "50 live outcomes fill a window of 50");
     }
 
     #[test]
