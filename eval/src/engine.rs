@@ -363,6 +363,7 @@ impl Router for EngineRouter {
                     auto: false,
                     prediction_set: Vec::new(),
                     language: None,
+                    not_a_request: None,
                 });
             }
             Err(e) => anyhow::bail!("row {}: {e}", a.row),
@@ -387,6 +388,12 @@ impl Router for EngineRouter {
             auto: d.decision == Outcome::AutoRouted,
             prediction_set: d.prediction_set,
             language: Some(d.language),
+            not_a_request: d.not_a_request.as_ref().map(|n| {
+                serde_json::to_value(n.reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            }),
         })
     }
 

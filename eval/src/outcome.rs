@@ -37,6 +37,9 @@ pub struct Outcome {
     pub auto: bool,
     /// The conformal prediction set.
     pub set: Vec<String>,
+    /// Why the router took it for not a request, if it did (engine only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_a_request: Option<String>,
     /// Wall time of the `predict` call, milliseconds.
     pub latency_ms: f64,
 }
@@ -86,6 +89,7 @@ pub(crate) mod fixture {
             confidence: top[0].1,
             auto,
             set: set.iter().map(|s| s.to_string()).collect(),
+            not_a_request: None,
             latency_ms: ms,
         }
     }

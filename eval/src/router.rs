@@ -50,6 +50,10 @@ pub struct Prediction {
     /// Detected language of the text, if the router detects one (per-language
     /// breakdown; `None` is reported as `unknown`).
     pub language: Option<String>,
+    /// Why the router takes the appeal for not a request (`text`,
+    /// `category`, `campaign`), if it does; `None` for routers that do not
+    /// tell.
+    pub not_a_request: Option<String>,
 }
 
 /// Anything that can be trained on labelled appeals and then route new ones.

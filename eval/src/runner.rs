@@ -85,6 +85,7 @@ pub fn evaluate(
                 confidence: p.confidence,
                 auto: p.auto,
                 set: p.prediction_set,
+                not_a_request: p.not_a_request,
                 latency_ms: secs * 1e3,
             });
             bar.inc(1);

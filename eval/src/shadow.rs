@@ -39,6 +39,13 @@ struct Decision {
     language: Option<String>,
     #[serde(default)]
     model: serde_json::Value,
+    #[serde(default)]
+    not_a_request: Option<NotRequest>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NotRequest {
+    reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +174,7 @@ impl Router for ShadowRouter {
             auto: d.decision == "auto_routed",
             prediction_set: d.prediction_set,
             language: d.language,
+            not_a_request: d.not_a_request.map(|n| n.reason),
         })
     }
 

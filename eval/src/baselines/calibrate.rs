@@ -37,6 +37,7 @@ pub fn auto_threshold(val: &[Scored], target: f64) -> Option<f64> {
                 confidence: conf,
                 auto: false,
                 set: Vec::new(),
+                not_a_request: None,
                 latency_ms: 0.0,
             }
         })
@@ -79,6 +80,7 @@ pub fn prediction(
         confidence,
         auto: threshold.is_some_and(|t| confidence >= t),
         language: None,
+        not_a_request: None,
     }
 }
 

@@ -84,6 +84,7 @@ impl Router for Majority {
                 .map(|p| p.0.clone())
                 .collect(),
             language: None,
+            not_a_request: None,
         })
     }
 
