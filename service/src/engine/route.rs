@@ -199,11 +199,8 @@ impl Engine {
         })
     }
 
-    /// Whether the appeal is not a request (see
-    /// [`triage_domain::routing::not_request`]): the tenant's learned detector
-    /// first (so what it finds is told apart from what the category says),
-    /// then a category the tenant marks, then, where configured, a long
-    /// enough repeat of a campaign.
+    /// Whether the appeal is not a request, by the tenant's rules (see
+    /// [`triage_domain::routing::not_request`]).
     fn not_request(
         &self,
         state: &TenantState,
@@ -212,23 +209,22 @@ impl Engine {
         vector: &[f32],
         campaign: Option<&str>,
     ) -> Option<NotRequest> {
-        if let Some(found) = model.not_request.as_deref().and_then(|d| d.detect(vector)) {
-            return Some(found);
-        }
-        let marked = (state.not_request_paths.read())
-            .is_ok_and(|paths| not_request::is_marked(&input.category, &paths));
-        if marked {
-            return Some(not_request::marked_category(&input.category));
-        }
-        match campaign {
-            Some(c)
-                if self.routing.campaign_not_request
-                    && input.text.chars().count() >= self.routing.campaign_min_chars =>
-            {
-                Some(not_request::campaign_repeat(c))
-            }
-            _ => None,
-        }
+        let marked = state.not_request_paths.read().ok()?;
+        let rules = not_request::Rules {
+            detector: model.not_request.as_deref(),
+            marked: &marked,
+            campaign_min_chars: self
+                .routing
+                .campaign_not_request
+                .then_some(self.routing.campaign_min_chars),
+        };
+        let evidence = not_request::Evidence {
+            embedding: vector,
+            text: &input.text,
+            category: &input.category,
+            campaign,
+        };
+        not_request::find(&evidence, &rules)
     }
 
     /// Catalogue entries with the appeal's similarity to each description.

@@ -164,6 +164,48 @@ impl NotRequestDetector {
     }
 }
 
+/// What an appeal offers to tell whether it is a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// Its text embedding.
+    pub embedding: &'a [f32],
+    /// Its text (redacted).
+    pub text: &'a str,
+    /// The category the citizen picked (empty: none).
+    pub category: &'a [String],
+    /// The campaign it belongs to, if any.
+    pub campaign: Option<&'a str>,
+}
+
+/// The tenant's rules for telling requests apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// Its detector, if it has learned one.
+    pub detector: Option<&'a NotRequestDetector>,
+    /// The category paths it marks as not a request.
+    pub marked: &'a [Vec<String>],
+    /// Whether a campaign's repeats of at least this many characters are
+    /// not requests (`None`: campaigns are only linked).
+    pub campaign_min_chars: Option<usize>,
+}
+
+/// Whether an appeal is not a request, and why: the learned detector first
+/// (so what it finds is told apart from what the category says), then a
+/// marked category, then, where the rules ask for it, a long enough repeat
+/// of a campaign.
+pub fn find(e: &Evidence<'_>, rules: &Rules<'_>) -> Option<NotRequest> {
+    if let Some(found) = rules.detector.and_then(|d| d.detect(e.embedding)) {
+        return Some(found);
+    }
+    if is_marked(e.category, rules.marked) {
+        return Some(marked_category(e.category));
+    }
+    match (e.campaign, rules.campaign_min_chars) {
+        (Some(c), Some(min)) if e.text.chars().count() >= min => Some(campaign_repeat(c)),
+        _ => None,
+    }
+}
+
 /// Whether the category `path` falls under one of the `marked` paths (a
 /// marked path is a prefix of it: marking "Подяки" marks its sub-categories).
 pub fn is_marked(path: &[String], marked: &[Vec<String>]) -> bool {
@@ -256,6 +298,62 @@ mod tests {
             *m = i % 20 == 11;
         }
         assert!(NotRequestDetector::fit(&refs, &marked, &DetectorFitOptions::default()).is_none());
+    }
+
+    #[test]
+    fn the_detector_speaks_first_then_the_category_then_a_campaign_if_asked() {
+        let (xs, marked) = history();
+        let refs: Vec<&[f32]> = xs.iter().map(Vec::as_slice).collect();
+        let d = NotRequestDetector::fit(&refs, &marked, &DetectorFitOptions::default()).unwrap();
+        let thanks_path = vec!["Подяки".to_string()];
+        let marks = vec![thanks_path.clone()];
+        let mut thanks = vec![0.0f32; 8];
+        thanks[0] = 2.0;
+        let long = "x".repeat(120);
+        let rules = Rules {
+            detector: Some(&d),
+            marked: &marks,
+            campaign_min_chars: Some(100),
+        };
+        let at = |embedding: &[f32], category: &[String], campaign, text: &str| {
+            let e = Evidence {
+                embedding,
+                text,
+                category,
+                campaign,
+            };
+            find(&e, &rules).map(|n| n.reason)
+        };
+        let plain = [0.0f32; 8];
+        assert_eq!(
+            at(&thanks, &thanks_path, Some("c1"), &long),
+            Some(NotRequestReason::Text)
+        );
+        assert_eq!(
+            at(&plain, &thanks_path, Some("c1"), &long),
+            Some(NotRequestReason::Category)
+        );
+        assert_eq!(
+            at(&plain, &[], Some("c1"), &long),
+            Some(NotRequestReason::Campaign)
+        );
+        assert_eq!(
+            at(&plain, &[], Some("c1"), "short"),
+            None,
+            "a short repeat is a request"
+        );
+        assert_eq!(at(&plain, &[], None, &long), None);
+        let off = Rules {
+            campaign_min_chars: None,
+            ..rules
+        };
+        let e = Evidence {
+            embedding: &plain,
+            text: &long,
+            category: &[],
+            campaign: Some("c1"),
+        };
+        assert_eq!(find(&e, &off), None, "campaigns only linked unless asked");
     }
 
     #[test]
