@@ -209,7 +209,7 @@ pub(super) async fn get_appeal(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListParams {
-    /// `received`, `auto_routed`, `needs_review`, `decided`, `rerouted`, `imported`.
+    /// `received`, `auto_routed`, `needs_review`, `decided`, `rerouted`, `imported`, `not_a_request`.
     status: Option<String>,
     /// Assigned department.
     department: Option<String>,
