@@ -117,6 +117,13 @@ pub fn key(text: &str) -> Option<String> {
     keys(text).into_iter().next()
 }
 
+/// The key of a portal's address field (Open311's `address_string`): read
+/// like a text, and where it names no street word ("Хорива 23, Київ"), as
+/// the street name and number it is known to be.
+pub fn key_of_address(address: &str) -> Option<String> {
+    key(address).or_else(|| key(&format!("вул. {}", address.trim())))
+}
+
 /// Every word with its first letter upper case and the rest lower case.
 fn title_case(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -159,6 +166,14 @@ mod tests {
         ] {
             assert_eq!(key(text).unwrap_or_default(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn a_portals_address_field_needs_no_street_word() {
+        assert_eq!(key_of_address("Хорива 23, Київ"), Some("хорив|23".into()));
+        assert_eq!(key_of_address("ул. Хорива, д. 23"), Some("хорив|23".into()));
+        assert_eq!(key_of_address("Київ"), None);
+        assert_eq!(key("Хорива 23"), None, "in a text, a street word is needed");
     }
 
     #[test]

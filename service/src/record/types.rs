@@ -199,7 +199,7 @@ pub fn address_key(place: &Place, text: &str) -> Option<String> {
     place
         .address
         .as_deref()
-        .and_then(triage_domain::address::key)
+        .and_then(triage_domain::address::key_of_address)
         .or_else(|| triage_domain::address::key(text))
 }
 
