@@ -192,9 +192,11 @@ pub struct Rules<'a> {
 /// Whether an appeal is not a request, and why: the learned detector first
 /// (so what it finds is told apart from what the category says), then a
 /// marked category, then, where the rules ask for it, a long enough repeat
-/// of a campaign.
+/// of a campaign. A tenant that no longer marks any category gets no
+/// finding from a detector learned before (at once, not at the next refit).
 pub fn find(e: &Evidence<'_>, rules: &Rules<'_>) -> Option<NotRequest> {
-    if let Some(found) = rules.detector.and_then(|d| d.detect(e.embedding)) {
+    let detector = rules.detector.filter(|_| !rules.marked.is_empty());
+    if let Some(found) = detector.and_then(|d| d.detect(e.embedding)) {
         return Some(found);
     }
     if is_marked(e.category, rules.marked) {
@@ -354,6 +356,21 @@ mod tests {
             campaign: Some("c1"),
         };
         assert_eq!(find(&e, &off), None, "campaigns only linked unless asked");
+        let unmarked = Rules {
+            marked: &[],
+            ..rules
+        };
+        let e = Evidence {
+            embedding: &thanks,
+            text: "Дякую",
+            category: &[],
+            campaign: None,
+        };
+        assert_eq!(
+            find(&e, &unmarked),
+            None,
+            "nothing marked any more: no detector"
+        );
     }
 
     #[test]
