@@ -244,7 +244,11 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let t1 = std::time::Instant::now();
     let before_cases: Vec<_> = before.iter().map(|p| (*p).clone()).collect();
-    let texts = rt.block_on(appeal_triage::engine::case_texts(&memory, &before_cases))?;
+    let texts = rt.block_on(appeal_triage::engine::case_texts(
+        &memory,
+        &before_cases,
+        true,
+    ))?;
     let fitted = appeal_triage::engine::fit_router(&before_cases, &texts, &[]);
     let head = fitted.head.expect("a head");
     let lexical = fitted.lexical.expect("a lexical model");

@@ -388,12 +388,7 @@ impl Router for EngineRouter {
             auto: d.decision == Outcome::AutoRouted,
             prediction_set: d.prediction_set,
             language: Some(d.language),
-            not_a_request: d.not_a_request.as_ref().map(|n| {
-                serde_json::to_value(n.reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            }),
+            not_a_request: d.not_a_request.as_ref().map(|n| n.reason.as_str().into()),
         })
     }
 
@@ -422,16 +417,13 @@ impl Router for EngineRouter {
         let model = state.map(|s| s.model());
         let c = &self.not_request;
         let share = |k: usize, n: usize| (n > 0).then(|| k as f64 / n as f64);
-        let detector = model.as_ref().and_then(|m| m.not_request.clone());
+        let detector = model.as_ref().and_then(|m| m.not_request.as_deref());
         let not_request = serde_json::json!({
             "categories": self.opts.not_request_categories,
             "counts": c,
             "text_precision": share(c.by_text_marked, c.by_text),
             "text_recall": share(c.by_text_marked, c.marked),
-            "detector": detector.map(|d| serde_json::json!({
-                "positives": d.positives, "threshold": d.threshold, "held_out": d.held_out,
-                "precision": d.precision, "recall": d.recall,
-            })),
+            "detector": detector.map(|d| d.summary()),
         });
         serde_json::json!({
             "model_fingerprint": self.engine.memory().fingerprint(),

@@ -55,6 +55,17 @@ pub enum NotRequestReason {
     Campaign,
 }
 
+impl NotRequestReason {
+    /// Wire form (`category`, `text`, `campaign`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Category => "category",
+            Self::Text => "text",
+            Self::Campaign => "campaign",
+        }
+    }
+}
+
 /// Why an appeal is not a request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotRequest {

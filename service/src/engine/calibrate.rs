@@ -11,8 +11,8 @@ use crate::index::CasePoint;
 use crate::memory::CaseMemory;
 
 use super::fit::Fitted;
-use super::lookup::{neighbours, place_neighbours, CaseTexts, Spot, SpotCases, SpotQuery};
-use super::EngineError;
+use super::lookup::{neighbours, place_neighbours, CaseTexts, SpotCases, SpotQuery};
+use super::{EngineError, RoutingConfig};
 
 /// What routing had learned before the held-out cases: models, areas and
 /// category counts fitted without them.
@@ -50,20 +50,6 @@ pub fn known_before(cases: &[CasePoint], held_from: usize, gap_days: u32) -> usi
     before_cut.max(held_from / 2)
 }
 
-/// How same-spot cases are looked up (the routing configuration's).
-#[derive(Debug, Clone, Copy)]
-pub struct SpotLimits {
-    /// Radius around coordinates, metres.
-    pub radius_m: f64,
-    /// Most cases read.
-    pub max_cases: usize,
-    /// Whether an address stands in for missing coordinates.
-    pub from_address: bool,
-    /// Radius and count of the nearest cases around a spot with little
-    /// history of its own.
-    pub area: (f64, usize),
-}
-
 /// Calibration cases: what each signal says of the held-out recent cases (with
 /// models fitted without them and neighbours received before each one), and
 /// the index of the truth among the candidates. Unless `before.stale`, the
@@ -76,9 +62,8 @@ pub async fn calibration_cases(
     before: Before,
     held_out: &[CasePoint],
     texts: &CaseTexts,
-    geo: SpotLimits,
+    routing: &RoutingConfig,
 ) -> Result<Vec<WeightCase>, EngineError> {
-    let from_address = geo.from_address;
     let Before {
         fitted,
         areas,
@@ -118,19 +103,12 @@ pub async fn calibration_cases(
             .as_ref()
             .zip(detail)
             .map(|(l, t)| (l, l.features(&t.text, t.lexical_place(district))));
-        let spot = detail
-            .and_then(|t| t.spot.as_ref())
-            .filter(|s| from_address || !matches!(s, Spot::Address(_)));
-        let place = match spot {
+        let place = match detail.and_then(|t| t.spot.as_ref()) {
             Some(spot) => {
                 let q = SpotQuery {
-                    spot,
-                    radius_m: geo.radius_m,
-                    limit: geo.max_cases,
                     before: at,
                     exclude: own,
-                    category,
-                    area: geo.area,
+                    ..SpotQuery::new(routing, spot, category)
                 };
                 place_neighbours(memory, tenant, &case.vector, q).await?
             }

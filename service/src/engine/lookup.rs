@@ -10,7 +10,7 @@ use crate::index::{CaseFilter, CasePoint};
 use crate::memory::{confirmed_statuses, CaseMemory};
 use crate::record::{address_key, AppealStatus, NearbyCase, Place};
 
-use super::EngineError;
+use super::{EngineError, RoutingConfig};
 
 /// What the record adds to a case's vector and payload.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,16 +40,18 @@ impl CaseDetail {
 /// Record details of cases, by appeal id.
 pub type CaseTexts = HashMap<u64, CaseDetail>;
 
-/// Reads the redacted texts and coordinates of cases from the record.
+/// Reads the redacted texts and spots of cases from the record (an address
+/// stands in for missing coordinates when `from_address`).
 pub async fn case_texts(
     memory: &CaseMemory,
     cases: &[CasePoint],
+    from_address: bool,
 ) -> Result<CaseTexts, EngineError> {
     let mut out = HashMap::with_capacity(cases.len());
     for chunk in cases.chunks(2000) {
         let ids: Vec<i64> = chunk.iter().map(|c| c.id as i64).collect();
         for a in memory.record().appeals_by_ids(&ids).await? {
-            let spot = spot_of(&a.data.place, &a.data.redacted_text);
+            let spot = spot_of(&a.data.place, &a.data.redacted_text, from_address);
             out.insert(
                 a.id as u64,
                 CaseDetail {
@@ -75,11 +77,12 @@ pub enum Spot {
 }
 
 /// The spot of a place and a (redacted) text: its coordinates when valid,
-/// else the address the place or the text names.
-pub fn spot_of(place: &Place, text: &str) -> Option<Spot> {
+/// else, when `from_address`, the address the place or the text names.
+pub fn spot_of(place: &Place, text: &str, from_address: bool) -> Option<Spot> {
     match valid_spot(place.lat, place.lon) {
         Some((lat, lon)) => Some(Spot::Coordinates(lat, lon)),
-        None => address_key(place, text).map(Spot::Address),
+        None if from_address => address_key(place, text).map(Spot::Address),
+        None => None,
     }
 }
 
@@ -155,6 +158,23 @@ pub struct SpotQuery<'a> {
     /// Radius (metres) and number of the nearest cases around a spot with
     /// little history of its own; radius 0: not asked.
     pub area: (f64, usize),
+}
+
+impl<'a> SpotQuery<'a> {
+    /// A query at `spot` for an appeal of `category` with the routing
+    /// configuration's radius, count and area; no time bound, nothing
+    /// excluded.
+    pub fn new(routing: &RoutingConfig, spot: &'a Spot, category: &'a [String]) -> Self {
+        Self {
+            spot,
+            radius_m: routing.spot_radius_m,
+            limit: routing.spot_max_cases,
+            before: None,
+            exclude: None,
+            category,
+            area: (routing.area_radius_m, routing.area_max_cases),
+        }
+    }
 }
 
 /// Two category paths name the same category (levels compared trimmed and

@@ -327,7 +327,9 @@ impl Engine {
         } else {
             0
         };
-        let texts = Arc::new(lookup::case_texts(&self.memory, &cases).await?);
+        let texts = Arc::new(
+            lookup::case_texts(&self.memory, &cases, self.routing.spot_from_address).await?,
+        );
         let docs = Arc::new(fit::department_docs(
             &self.memory.record().departments(&t.id).await?,
         ));
@@ -357,12 +359,7 @@ impl Engine {
                 before,
                 &cases[train_end..],
                 &texts,
-                calibrate::SpotLimits {
-                    radius_m: self.routing.spot_radius_m,
-                    max_cases: self.routing.spot_max_cases,
-                    from_address: self.routing.spot_from_address,
-                    area: (self.routing.area_radius_m, self.routing.area_max_cases),
-                },
+                &self.routing,
             )
             .await?;
             // Learn the signal weights on the held-out cases, then calibrate
@@ -443,13 +440,7 @@ impl Engine {
             "weights": model.calibration.weights,
             "conformal_q": model.calibration.conformal_q,
             "alpha": model.calibration.alpha,
-            "not_request": model.not_request.as_ref().map(|d| serde_json::json!({
-                "positives": d.positives,
-                "threshold": d.threshold,
-                "held_out": d.held_out,
-                "precision": d.precision,
-                "recall": d.recall,
-            })),
+            "not_request": model.not_request.as_ref().map(|d| d.summary()),
             "seconds": started.elapsed().as_secs_f64(),
         });
         self.memory

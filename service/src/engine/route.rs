@@ -56,19 +56,13 @@ impl Engine {
                 None => Ok(Vec::new()),
             }
         });
-        let spot = lookup::spot_of(&input.place, &input.text)
-            .filter(|s| self.routing.spot_from_address || !matches!(s, lookup::Spot::Address(_)));
+        let spot = lookup::spot_of(&input.place, &input.text, self.routing.spot_from_address);
         let place = timed(Stage::SearchPlace, async {
             match &spot {
                 Some(spot) => {
                     let q = lookup::SpotQuery {
-                        spot,
-                        radius_m: self.routing.spot_radius_m,
-                        limit: self.routing.spot_max_cases,
-                        before: None,
                         exclude,
-                        category: &input.category,
-                        area: (self.routing.area_radius_m, self.routing.area_max_cases),
+                        ..lookup::SpotQuery::new(&self.routing, spot, &input.category)
                     };
                     lookup::place_neighbours(memory, &tenant.id, vector, q).await
                 }

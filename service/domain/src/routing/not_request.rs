@@ -143,6 +143,18 @@ impl NotRequestDetector {
         })
     }
 
+    /// What the fit found, for an audit entry or a report: marked cases,
+    /// threshold, and precision and recall on the held-out cases.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "positives": self.positives,
+            "threshold": self.threshold,
+            "held_out": self.held_out,
+            "precision": self.precision,
+            "recall": self.recall,
+        })
+    }
+
     /// The probability that an appeal with this embedding is not a request.
     pub fn probability(&self, embedding: &[f32]) -> f64 {
         f64::from(self.head.predict(embedding).get(1).copied().unwrap_or(0.0))
@@ -218,7 +230,7 @@ pub fn is_marked(path: &[String], marked: &[Vec<String>]) -> bool {
 }
 
 /// The finding for an appeal that picked a marked category.
-pub fn marked_category(path: &[String]) -> NotRequest {
+fn marked_category(path: &[String]) -> NotRequest {
     NotRequest {
         reason: NotRequestReason::Category,
         probability: None,
@@ -230,7 +242,7 @@ pub fn marked_category(path: &[String]) -> NotRequest {
 }
 
 /// The finding for a repeat of campaign `campaign`.
-pub fn campaign_repeat(campaign: &str) -> NotRequest {
+fn campaign_repeat(campaign: &str) -> NotRequest {
     NotRequest {
         reason: NotRequestReason::Campaign,
         probability: None,
@@ -276,6 +288,7 @@ mod tests {
         assert!(d.recall >= 0.5, "{d:?}");
         let mut thanks = vec![0.0f32; 8];
         thanks[0] = 2.0;
+        assert_eq!(d.summary()["positives"], d.positives);
         let found = d.detect(&thanks).expect("detected");
         assert_eq!(found.reason, NotRequestReason::Text);
         assert!(found.probability.unwrap() >= d.threshold);
@@ -371,6 +384,17 @@ mod tests {
             None,
             "nothing marked any more: no detector"
         );
+    }
+
+    #[test]
+    fn a_reasons_wire_form_is_its_name() {
+        for r in [
+            NotRequestReason::Category,
+            NotRequestReason::Text,
+            NotRequestReason::Campaign,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
     }
 
     #[test]
